@@ -1,0 +1,473 @@
+/* payhook: the admin command. Each subcommand is a row of the table at
+ * the bottom; adding one is adding a row. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "conf.h"
+#include "util.h"
+
+#define PH_MIGRATIONS_MAX 256
+#define PH_MIGRATION_MAX_BYTES (4 << 20)
+/* Serializes concurrent `payhook migrate` runs (pg_advisory_lock key). */
+#define PH_MIGRATE_LOCK_KEY "7170686f6f6b"
+
+#ifndef PH_SQLDIR
+#define PH_SQLDIR "/usr/local/share/payhook/sql"
+#endif
+
+struct cmd {
+	const char *name;
+	const char *usage;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+static const struct cmd *find_cmd(const char *name);
+
+static const char *progname = "payhook";
+
+static void
+die_usage(const char *usage)
+{
+	fprintf(stderr, "usage: %s %s\n", progname, usage);
+	exit(2);
+}
+
+/* Loads the config the way the handlers do: $PAYHOOK_CONFIG or --config,
+ * else the default path, then the environment. */
+static struct ph_config *
+load_config(const char *path)
+{
+	char err[PH_ERRLEN];
+	struct ph_config *cfg;
+
+	if (path == NULL)
+		path = getenv("PAYHOOK_CONFIG");
+	cfg = ph_config_load(path, path != NULL && *path != '\0', err, sizeof err);
+	if (cfg == NULL)
+		fprintf(stderr, "%s: %s\n", progname, err);
+	return cfg;
+}
+
+static PGconn *
+connect_db(const char *conninfo)
+{
+	const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
+	const char *const vals[] = {"10", "payhook", conninfo, NULL};
+	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "%s: cannot connect to the database: %s", progname,
+		    conn != NULL ? PQerrorMessage(conn) : "out of memory\n");
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+static bool
+exec_ok(PGconn *conn, const char *sql, const char *what)
+{
+	PGresult *r = PQexec(conn, sql);
+	bool ok = r != NULL && (PQresultStatus(r) == PGRES_COMMAND_OK ||
+	    PQresultStatus(r) == PGRES_TUPLES_OK);
+
+	if (!ok)
+		fprintf(stderr, "%s: %s: %s", progname, what, PQerrorMessage(conn));
+	PQclear(r);
+	return ok;
+}
+
+/* The migrations directory: --sql-dir, else the source tree's sql/ when
+ * this program runs from the build tree (right after `make`), else the
+ * installed one. */
+static const char *
+sql_dir(const char *given)
+{
+	static char buf[PATH_MAX];
+	char exe[PATH_MAX], *slash;
+	ssize_t n;
+	struct stat st;
+
+	if (given != NULL)
+		return given;
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			snprintf(buf, sizeof buf, "%s/../config.status", exe);
+			if (stat(buf, &st) == 0)
+				return PH_SRC_SQLDIR;
+		}
+	}
+	return PH_SQLDIR;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Lists NNN_*.sql in dir, sorted; returns the count or -1. The names are
+ * malloc'd; the caller frees each. */
+static int
+list_migrations(const char *dir, char **names, int max)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL) {
+		fprintf(stderr, "%s: cannot open migrations directory %s: %s\n",
+		    progname, dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 8 || strcmp(de->d_name + len - 4, ".sql") != 0 ||
+		    strspn(de->d_name, "0123456789") != 3 || de->d_name[3] != '_')
+			continue;
+		if (n == max || (names[n] = strdup(de->d_name)) == NULL) {
+			fprintf(stderr, "%s: too many migrations in %s\n", progname, dir);
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof names[0], cmp_names);
+	return n;
+}
+
+/* Reads a whole file; the caller frees the result. */
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	long size;
+
+	if (f == NULL)
+		goto fail;
+	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+	    size > PH_MIGRATION_MAX_BYTES || fseek(f, 0, SEEK_SET) != 0)
+		goto fail;
+	buf = malloc((size_t)size + 1);
+	if (buf == NULL || fread(buf, 1, (size_t)size, f) != (size_t)size)
+		goto fail;
+	buf[size] = '\0';
+	fclose(f);
+	return buf;
+fail:
+	fprintf(stderr, "%s: cannot read %s\n", progname, path);
+	free(buf);
+	if (f != NULL)
+		fclose(f);
+	return NULL;
+}
+
+/* Applies one migration file in its own transaction, recording it. */
+static bool
+apply_migration(PGconn *conn, const char *dir, const char *name)
+{
+	char path[PATH_MAX], sha[PH_SHA256_HEX_LEN + 1], version[4];
+	const char *params[3];
+	char *sql;
+	PGresult *r;
+	bool ok = false;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if ((sql = slurp(path)) == NULL)
+		return false;
+	ph_sha256_hex(sql, strlen(sql), sha);
+	memcpy(version, name, 3);
+	version[3] = '\0';
+	if (!exec_ok(conn, "BEGIN", "begin"))
+		goto out;
+	if (!exec_ok(conn, sql, name)) {
+		exec_ok(conn, "ROLLBACK", "rollback");
+		goto out;
+	}
+	params[0] = version;
+	params[1] = name;
+	params[2] = sha;
+	r = PQexecParams(conn, "INSERT INTO payhook.schema_migrations (version, name, sha256) "
+	    "VALUES ($1, $2, $3)", 3, NULL, params, NULL, NULL, 0);
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "%s: recording %s: %s", progname, name, PQerrorMessage(conn));
+		PQclear(r);
+		exec_ok(conn, "ROLLBACK", "rollback");
+		goto out;
+	}
+	PQclear(r);
+	ok = exec_ok(conn, "COMMIT", "commit");
+	if (ok)
+		printf("applied %s\n", name);
+out:
+	free(sql);
+	return ok;
+}
+
+/* Looks a migration up; returns 1 applied (warning when the file changed
+ * since), 0 not applied, -1 on error. */
+static int
+migration_state(PGconn *conn, const char *dir, const char *name)
+{
+	const char *params[1];
+	char version[4], path[PATH_MAX], sha[PH_SHA256_HEX_LEN + 1];
+	PGresult *r;
+	int state;
+
+	memcpy(version, name, 3);
+	version[3] = '\0';
+	params[0] = version;
+	r = PQexecParams(conn, "SELECT name, sha256 FROM payhook.schema_migrations "
+	    "WHERE version = $1", 1, NULL, params, NULL, NULL, 0);
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "%s: %s", progname, PQerrorMessage(conn));
+		PQclear(r);
+		return -1;
+	}
+	state = PQntuples(r) > 0;
+	if (state) {
+		char *sql;
+
+		snprintf(path, sizeof path, "%s/%s", dir, name);
+		if ((sql = slurp(path)) != NULL) {
+			ph_sha256_hex(sql, strlen(sql), sha);
+			if (strcmp(sha, PQgetvalue(r, 0, 1)) != 0)
+				fprintf(stderr, "%s: warning: %s changed since it was applied; "
+				    "applied migrations are never edited: add a new one\n",
+				    progname, name);
+			free(sql);
+		}
+	}
+	PQclear(r);
+	return state;
+}
+
+static int
+cmd_migrate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"database", required_argument, NULL, 'd'},
+		{"sql-dir", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *usage = find_cmd("migrate")->usage;
+	const char *config = NULL, *database = NULL, *dir = NULL;
+	char *names[PH_MIGRATIONS_MAX];
+	struct ph_config *cfg = NULL;
+	PGconn *conn = NULL;
+	int c, n = 0, i, applied = 0, status = 1;
+
+	while ((c = getopt_long(argc, argv, "c:d:s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'd': database = optarg; break;
+		case 's': dir = optarg; break;
+		case 'h': printf("usage: %s %s\n", progname, usage); return 0;
+		default: die_usage(usage);
+		}
+	}
+	if (optind != argc)
+		die_usage(usage);
+	if (database == NULL) {
+		if ((cfg = load_config(config)) == NULL)
+			return 1;
+		database = ph_config_get(cfg, PH_CONF_DATABASE);
+	}
+	dir = sql_dir(dir);
+	if ((n = list_migrations(dir, names, PH_MIGRATIONS_MAX)) < 0)
+		goto out;
+	if (n == 0) {
+		fprintf(stderr, "%s: no migrations (NNN_name.sql) in %s\n", progname, dir);
+		goto out;
+	}
+	if ((conn = connect_db(database != NULL ? database : "")) == NULL)
+		goto out;
+	/* Two migrate runs at once wait for each other instead of racing. */
+	if (!exec_ok(conn, "SET client_min_messages = warning", "settings") ||
+	    !exec_ok(conn, "SELECT pg_advisory_lock(x'" PH_MIGRATE_LOCK_KEY "'::bigint)", "lock") ||
+	    !exec_ok(conn, "CREATE SCHEMA IF NOT EXISTS payhook", "create schema") ||
+	    !exec_ok(conn, "CREATE TABLE IF NOT EXISTS payhook.schema_migrations ("
+	    "version text PRIMARY KEY, name text NOT NULL, sha256 text NOT NULL, "
+	    "applied_at timestamptz NOT NULL DEFAULT now())", "create schema_migrations"))
+		goto out;
+	for (i = 0; i < n; i++) {
+		int state = migration_state(conn, dir, names[i]);
+
+		if (state < 0)
+			goto out;
+		if (state == 1)
+			continue;
+		if (!apply_migration(conn, dir, names[i]))
+			goto out;
+		applied++;
+	}
+	if (applied == 0)
+		printf("database is up to date (%d migration%s applied)\n", n, n == 1 ? "" : "s");
+	status = 0;
+out:
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	PQfinish(conn);
+	ph_config_free(cfg);
+	return status;
+}
+
+static const char *
+origin_name(enum ph_conf_origin o)
+{
+	return o == PH_ORIGIN_FILE ? "file" : o == PH_ORIGIN_ENV ? "environment" : "default";
+}
+
+static int
+cmd_check_config(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"no-database", no_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *usage = find_cmd("check-config")->usage;
+	const char *config = NULL;
+	struct ph_config *cfg;
+	bool try_db = true;
+	PGconn *conn;
+	size_t i;
+	int c, status = 0;
+
+	while ((c = getopt_long(argc, argv, "c:nh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'n': try_db = false; break;
+		case 'h': printf("usage: %s %s\n", progname, usage); return 0;
+		default: die_usage(usage);
+		}
+	}
+	if (optind != argc)
+		die_usage(usage);
+	if ((cfg = load_config(config)) == NULL)
+		return 1;
+	printf("# %s %s\n", cfg->path, cfg->file_found ? "(read)" : "(not found: defaults and environment only)");
+	for (i = 0; i < PH_CONF__COUNT; i++) {
+		const struct ph_conf_def *d = &ph_conf_defs[i];
+		const char *v = ph_config_get(cfg, (enum ph_conf_key)i);
+
+		if (v == NULL)
+			printf("%-24s = %-24s # unset\n", d->name, "");
+		else
+			printf("%-24s = %-24s # %s\n", d->name,
+			    d->type == PH_CT_SECRET ? "(set, not shown)" : v,
+			    origin_name(cfg->origin[i]));
+	}
+	if (try_db) {
+		conn = connect_db(ph_config_get(cfg, PH_CONF_DATABASE) != NULL ?
+		    ph_config_get(cfg, PH_CONF_DATABASE) : "");
+		if (conn == NULL)
+			status = 1;
+		else {
+			const char *su = PQparameterStatus(conn, "is_superuser");
+			bool super = su != NULL && strcmp(su, "on") == 0;
+
+			printf("# database: connected as %s%s\n", PQuser(conn),
+			    super ? " (superuser)" : "");
+			if (super && cfg->require_least_privilege) {
+				printf("# error: require_least_privilege = yes refuses a superuser\n");
+				status = 1;
+			} else if (super)
+				printf("# warning: a role that can only write payhook's tables is safer\n");
+			PQfinish(conn);
+		}
+	}
+	printf("# %s\n", status == 0 ? "configuration OK" : "configuration has problems");
+	ph_config_free(cfg);
+	return status;
+}
+
+static int cmd_help(int argc, char **argv);
+
+static const struct cmd cmds[] = {
+	{"migrate", "migrate [--config FILE] [--database CONNINFO] [--sql-dir DIR]",
+	    "create or upgrade payhook's tables (safe to run again)", cmd_migrate},
+	{"check-config", "check-config [--config FILE] [--no-database]",
+	    "show the configuration in force and try the database", cmd_check_config},
+	{"help", "help", "this list", cmd_help},
+};
+
+static const struct cmd *
+find_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < PH_ARRAY_LEN(cmds); i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: %s COMMAND [OPTIONS]\n\ncommands:\n", progname);
+	for (i = 0; i < PH_ARRAY_LEN(cmds); i++)
+		fprintf(f, "  %-14s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\nConfiguration: $PAYHOOK_CONFIG, else %s; every key can be\n"
+	    "overridden by PAYHOOK_<KEY>. See payhook(1) and payhook.conf(5).\n",
+	    ph_config_default_path());
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct cmd *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+		return 0;
+	}
+	cmd = find_cmd(argv[1]);
+	if (cmd == NULL) {
+		fprintf(stderr, "%s: unknown command '%s'\n", progname, argv[1]);
+		usage(stderr);
+		return 2;
+	}
+	return cmd->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,52 @@
+/* JSON bodies: strict parsing with limits, and typed field access.
+ * Built on json-c; the rest of payhook never calls json_tokener itself. */
+#ifndef PH_JSON_H
+#define PH_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "err.h"
+
+#define PH_JSON_MAX_DEPTH   32     /* nesting of objects and arrays */
+#define PH_JSON_MAX_STRING  65536  /* bytes in one decoded string or key */
+#define PH_JSON_MAX_ARRAY   4096   /* elements in one array */
+#define PH_JSON_MAX_MEMBERS 1024   /* members in one object */
+#define PH_ID_MAX           128    /* bytes in an id used as a key */
+
+/* Parses body (len bytes) as one JSON object in strict mode: valid UTF-8,
+ * no NUL byte raw or escaped, nothing after the value, within the limits
+ * above. On success *out is a new object the caller releases with
+ * json_object_put(); on failure *out is NULL and err says where. */
+enum ph_err ph_json_parse(const char *body, size_t len,
+    struct json_object **out, char *err, size_t errlen);
+
+/* Checks a tree built elsewhere (a form body) against the same limits
+ * and NUL/UTF-8 rules. */
+enum ph_err ph_json_check(struct json_object *obj, char *err, size_t errlen);
+
+enum ph_field {
+	PH_REQUIRED,
+	PH_OPTIONAL
+};
+
+/* Looks up a string member. PH_OK with *out NULL when it is absent or null
+ * and optional; PH_EBADREQ when required and absent, or not a string. The
+ * string belongs to obj. */
+enum ph_err ph_json_string(struct json_object *obj, const char *key,
+    enum ph_field need, const char **out, char *err, size_t errlen);
+
+/* Looks up an id member that must be a non-negative integer: a JSON
+ * integer, or a string of decimal digits (form bodies carry only
+ * strings). Writes its decimal text into buf (PH_ID_MAX bytes). */
+enum ph_err ph_json_integer_id(struct json_object *obj, const char *key,
+    char *buf, size_t buflen, char *err, size_t errlen);
+
+/* Looks up an id member that is text or an integer (ids the merchant may
+ * choose), 1..PH_ID_MAX-1 bytes, written into buf. */
+enum ph_err ph_json_text_id(struct json_object *obj, const char *key,
+    char *buf, size_t buflen, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,116 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/payhook-conf-XXXXXX";
+
+static const char *
+write_conf(const char *name, const char *text)
+{
+	static char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static enum ph_err
+load_err(const char *text, char *err, size_t errlen)
+{
+	struct ph_config *cfg = ph_config_load(write_conf("bad.conf", text), true, err, errlen);
+
+	if (cfg == NULL)
+		return PH_ECONFIG;
+	ph_config_free(cfg);
+	return PH_OK;
+}
+
+int
+main(void)
+{
+	struct ph_config *cfg;
+	const struct ph_config *c1, *c2;
+	char err[PH_ERRLEN], path[300];
+	const char *p;
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	unsetenv("PAYHOOK_DATABASE");
+	unsetenv("PAYHOOK_MAX_BODY_BYTES");
+
+	p = write_conf("a.conf",
+	    "# payhook\n"
+	    "database = host=/tmp dbname=shop   \n"
+	    "\n"
+	    "   max_body_bytes=2048\n"
+	    "steppay_v1_token = s3cret # not a comment: values run to the end\n"
+	    "allow_from = 127.0.0.1/32, ::1\n"
+	    "require_least_privilege = yes\n");
+	cfg = ph_config_load(p, true, err, sizeof err);
+	ok(cfg != NULL, "a valid file loads");
+	is_str(ph_config_get(cfg, PH_CONF_DATABASE), "host=/tmp dbname=shop",
+	    "value keeps inner blanks and loses outer ones");
+	is_int(cfg->max_body_bytes, 2048, "max_body_bytes parsed");
+	ok(cfg->require_least_privilege, "boolean parsed");
+	is_str(ph_config_get(cfg, PH_CONF_PROVIDER_TIMEZONE), "UTC", "default applies");
+	ok(ph_config_allowlist(cfg, PH_CONF_ALLOW_FROM_STEPPAY_V1) ==
+	    &cfg->cidr[PH_CONF_ALLOW_FROM], "endpoint falls back to allow_from");
+	ok(cfg->origin[PH_CONF_DATABASE] == PH_ORIGIN_FILE, "origin recorded");
+	ph_config_free(cfg);
+
+	setenv("PAYHOOK_DATABASE", "dbname=fromenv", 1);
+	setenv("PAYHOOK_MAX_BODY_BYTES", "4096", 1);
+	cfg = ph_config_load(p, true, err, sizeof err);
+	is_str(ph_config_get(cfg, PH_CONF_DATABASE), "dbname=fromenv", "environment overrides file");
+	is_int(cfg->max_body_bytes, 4096, "environment override is validated and parsed");
+	ph_config_free(cfg);
+	unsetenv("PAYHOOK_DATABASE");
+	unsetenv("PAYHOOK_MAX_BODY_BYTES");
+
+	snprintf(path, sizeof path, "%s/missing.conf", dir);
+	cfg = ph_config_load(path, false, err, sizeof err);
+	ok(cfg != NULL && !cfg->file_found, "a missing default file is fine");
+	is_int(cfg != NULL ? cfg->max_body_bytes : 0, 1048576, "default max_body_bytes");
+	ph_config_free(cfg);
+	cfg = ph_config_load(path, true, err, sizeof err);
+	ok(cfg == NULL, "a missing file named explicitly is an error");
+
+	is_int(load_err("allow_fom = 1.2.3.4\n", err, sizeof err), PH_ECONFIG, "unknown key refused");
+	ok(strstr(err, "unknown key 'allow_fom'") != NULL, "error names the key");
+	ok(strstr(err, ":1:") != NULL, "error names the line");
+	is_int(load_err("database\n", err, sizeof err), PH_ECONFIG, "line without = refused");
+	is_int(load_err("max_body_bytes = 0\n", err, sizeof err), PH_ECONFIG, "zero size refused");
+	is_int(load_err("max_body_bytes = 10k\n", err, sizeof err), PH_ECONFIG, "non-number refused");
+	is_int(load_err("max_body_bytes = 67108864\n", err, sizeof err), PH_OK, "size at the cap");
+	is_int(load_err("max_body_bytes = 67108865\n", err, sizeof err), PH_ECONFIG,
+	    "size one past the cap refused");
+	is_int(load_err("require_least_privilege = maybe\n", err, sizeof err), PH_ECONFIG,
+	    "bad boolean refused");
+	is_int(load_err("allow_from = 10.0.0.0/33\n", err, sizeof err), PH_ECONFIG, "bad CIDR refused");
+	is_int(load_err("database = a\ndatabase = b\n", err, sizeof err), PH_ECONFIG,
+	    "a key twice refused");
+
+	/* The cache parses once and notices edits. */
+	p = write_conf("c.conf", "max_body_bytes = 100\n");
+	c1 = ph_config_cached(p, err, sizeof err);
+	c2 = ph_config_cached(p, err, sizeof err);
+	ok(c1 != NULL && c1 == c2, "cached config reused");
+	sleep(1);
+	write_conf("c.conf", "max_body_bytes = 200\n");
+	c2 = ph_config_cached(p, err, sizeof err);
+	is_int(c2 != NULL ? c2->max_body_bytes : 0, 200, "edited file is read again");
+
+	snprintf(path, sizeof path, "rm -rf %s", dir);
+	if (system(path) != 0)
+		return 1;
+	return done_testing();
+}

@@ -1,0 +1,130 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "tap.h"
+
+static enum ph_err
+parse(const char *s, size_t len)
+{
+	struct json_object *o = NULL;
+	char err[PH_ERRLEN];
+	enum ph_err e = ph_json_parse(s, len, &o, err, sizeof err);
+
+	json_object_put(o);
+	return e;
+}
+
+#define P(s) parse((s), sizeof(s) - 1)
+
+static char *
+nested(int depth)
+{
+	static char buf[512];
+	int i, n = 0;
+
+	n += sprintf(buf + n, "{\"a\":");
+	for (i = 1; i < depth; i++)
+		buf[n++] = '[';
+	buf[n++] = '1';
+	for (i = 1; i < depth; i++)
+		buf[n++] = ']';
+	buf[n++] = '}';
+	buf[n] = '\0';
+	return buf;
+}
+
+int
+main(void)
+{
+	struct json_object *o;
+	char err[PH_ERRLEN], id[PH_ID_MAX];
+	const char *s;
+	const char *sample = "{\"id\":4021,\"s\":\"7\",\"neg\":-1,\"f\":1.5,\"t\":true,"
+	    "\"str\":\"abc\",\"big\":18446744073709551615,\"n\":null}";
+	char *big;
+	size_t i;
+
+	is_int(P("{\"a\":1}"), PH_OK, "an object parses");
+	is_int(P("{\"a\":1}\r\n"), PH_OK, "trailing white space is fine");
+	is_int(P(""), PH_EBADREQ, "empty body refused");
+	is_int(P("[1]"), PH_EBADREQ, "top level must be an object");
+	is_int(P("{\"a\":1} {}"), PH_EBADREQ, "a second value refused");
+	is_int(P("{\"a\":1,}"), PH_EBADREQ, "trailing comma refused (strict)");
+	is_int(P("{'a':1}"), PH_EBADREQ, "single quotes refused (strict)");
+	is_int(P("{\"a\":1"), PH_EBADREQ, "truncated object refused");
+	is_int(P("{\"a\":\"\xc3\x28\"}"), PH_EBADREQ, "invalid UTF-8 refused");
+	is_int(P("{\"a\":\"\xec\x9b\x94\"}"), PH_OK, "Korean UTF-8 accepted");
+	is_int(parse("{\"a\":\"x\0\"}", 10), PH_EBADREQ, "raw NUL byte refused");
+	is_int(P("{\"a\":\"x\\u0000\"}"), PH_EBADREQ, "escaped NUL refused");
+	is_int(P("{\"a\\u0000\":1}"), PH_EBADREQ, "escaped NUL in a key refused");
+	is_int(parse(nested(PH_JSON_MAX_DEPTH), strlen(nested(PH_JSON_MAX_DEPTH))), PH_OK,
+	    "depth at the limit accepted");
+	is_int(parse(nested(PH_JSON_MAX_DEPTH + 1), strlen(nested(PH_JSON_MAX_DEPTH + 1))),
+	    PH_EBADREQ, "depth one past the limit refused");
+
+	big = malloc(PH_JSON_MAX_STRING + 16);
+	for (int extra = 0; extra <= 1; extra++) {
+		size_t n = 0, len = (size_t)PH_JSON_MAX_STRING + (size_t)extra;
+
+		n += (size_t)sprintf(big, "{\"a\":\"");
+		memset(big + n, 'x', len);
+		n += len;
+		memcpy(big + n, "\"}", 2);
+		n += 2;
+		is_int(parse(big, n), extra ? PH_EBADREQ : PH_OK,
+		    extra ? "string one past the limit refused" : "string at the limit accepted");
+	}
+	free(big);
+
+	big = malloc(PH_JSON_MAX_ARRAY * 2 + 16);
+	for (int extra = 0; extra <= 1; extra++) {
+		size_t n = 0, count = (size_t)PH_JSON_MAX_ARRAY + (size_t)extra;
+
+		n += (size_t)sprintf(big, "{\"a\":[");
+		for (i = 0; i < count; i++) {
+			big[n++] = '1';
+			big[n++] = i + 1 < count ? ',' : ']';
+		}
+		big[n++] = '}';
+		is_int(parse(big, n), extra ? PH_EBADREQ : PH_OK,
+		    extra ? "array one past the limit refused" : "array at the limit accepted");
+	}
+	free(big);
+
+	ok(ph_json_parse(sample, strlen(sample), &o, err, sizeof err) == PH_OK, "sample parses");
+	is_int(ph_json_integer_id(o, "id", id, sizeof id, err, sizeof err), PH_OK, "integer id");
+	is_str(id, "4021", "integer id text");
+	is_int(ph_json_integer_id(o, "s", id, sizeof id, err, sizeof err), PH_OK, "digit string id");
+	is_str(id, "7", "digit string id text");
+	is_int(ph_json_integer_id(o, "big", id, sizeof id, err, sizeof err), PH_OK, "uint64 id");
+	is_str(id, "18446744073709551615", "uint64 id text");
+	is_int(ph_json_integer_id(o, "neg", id, sizeof id, err, sizeof err), PH_EBADREQ,
+	    "negative id refused");
+	is_int(ph_json_integer_id(o, "f", id, sizeof id, err, sizeof err), PH_EBADREQ,
+	    "fractional id refused");
+	is_int(ph_json_integer_id(o, "t", id, sizeof id, err, sizeof err), PH_EBADREQ,
+	    "boolean id refused");
+	is_int(ph_json_integer_id(o, "str", id, sizeof id, err, sizeof err), PH_EBADREQ,
+	    "non-digit string id refused");
+	is_str(err, "field 'str' must be an integer", "error names the field");
+	is_int(ph_json_integer_id(o, "missing", id, sizeof id, err, sizeof err), PH_EBADREQ,
+	    "missing id refused");
+	is_int(ph_json_integer_id(o, "n", id, sizeof id, err, sizeof err), PH_EBADREQ,
+	    "null id refused");
+	is_int(ph_json_text_id(o, "str", id, sizeof id, err, sizeof err), PH_OK, "text id");
+	is_int(ph_json_text_id(o, "id", id, sizeof id, err, sizeof err), PH_OK,
+	    "integer accepted as text id");
+	is_int(ph_json_string(o, "str", PH_REQUIRED, &s, err, sizeof err), PH_OK, "string");
+	is_str(s, "abc", "string value");
+	is_int(ph_json_string(o, "id", PH_REQUIRED, &s, err, sizeof err), PH_EBADREQ,
+	    "number is not a string");
+	is_int(ph_json_string(o, "none", PH_OPTIONAL, &s, err, sizeof err), PH_OK,
+	    "optional absent string");
+	ok(s == NULL, "absent optional string is NULL");
+	json_object_put(o);
+	return done_testing();
+}
