@@ -108,8 +108,8 @@ sql_dir(const char *given)
 		slash = strrchr(exe, '/');
 		if (slash != NULL) {
 			*slash = '\0';
-			snprintf(buf, sizeof buf, "%s/../config.status", exe);
-			if (stat(buf, &st) == 0)
+			if ((size_t)snprintf(buf, sizeof buf, "%.*s/../config.status",
+			    PATH_MAX - 32, exe) < sizeof buf && stat(buf, &st) == 0)
 				return PH_SRC_SQLDIR;
 		}
 	}

@@ -176,7 +176,7 @@ read_file(struct ph_config *cfg, bool explicit_path, char *err, size_t errlen)
 		return ph_fail(err, errlen, PH_ECONFIG, "cannot read %s: %s",
 		    cfg->path, strerror(errno));
 	}
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fileno(f), &st) != 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))) {
 		e = ph_fail(err, errlen, PH_ECONFIG, "%s is not a regular file", cfg->path);
 		goto out;
 	}

@@ -16,15 +16,15 @@
 #define PH_JSON_MAX_MEMBERS 1024   /* members in one object */
 #define PH_ID_MAX           128    /* bytes in an id used as a key */
 
-/* Parses body (len bytes) as one JSON object in strict mode: valid UTF-8,
- * no NUL byte raw or escaped, nothing after the value, within the limits
- * above. On success *out is a new object the caller releases with
+/* Parses body (len bytes) as one JSON object, strictly as RFC 8259 and
+ * PostgreSQL's jsonb read it: valid UTF-8, no NUL byte raw or escaped, no
+ * unpaired surrogate, nothing after the value, within the limits above. On success *out is a new object the caller releases with
  * json_object_put(); on failure *out is NULL and err says where. */
 enum ph_err ph_json_parse(const char *body, size_t len,
     struct json_object **out, char *err, size_t errlen);
 
-/* Checks a tree built elsewhere (a form body) against the same limits
- * and NUL/UTF-8 rules. */
+/* Checks a tree built elsewhere (a form body) against the same size
+ * limits. */
 enum ph_err ph_json_check(struct json_object *obj, char *err, size_t errlen);
 
 enum ph_field {

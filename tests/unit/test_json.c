@@ -61,6 +61,24 @@ main(void)
 	is_int(parse("{\"a\":\"x\0\"}", 10), PH_EBADREQ, "raw NUL byte refused");
 	is_int(P("{\"a\":\"x\\u0000\"}"), PH_EBADREQ, "escaped NUL refused");
 	is_int(P("{\"a\\u0000\":1}"), PH_EBADREQ, "escaped NUL in a key refused");
+	is_int(P("{\"a\":NaN}"), PH_EBADREQ, "NaN refused");
+	is_int(P("{\"a\":Infinity}"), PH_EBADREQ, "Infinity refused");
+	is_int(P("{\"a\":1.}"), PH_EBADREQ, "1. refused");
+	is_int(P("{\"a\":01}"), PH_EBADREQ, "leading zero refused");
+	is_int(P("{\"a\":-}"), PH_EBADREQ, "lone minus refused");
+	is_int(P("{\"a\":\"\t\"}"), PH_EBADREQ, "raw control character refused");
+	is_int(P("{\"a\":\"\\x\"}"), PH_EBADREQ, "unknown escape refused");
+	is_int(P("{\"a\":\"\\ud800\"}"), PH_EBADREQ, "lone high surrogate refused");
+	is_int(P("{\"a\":\"\\udc00x\"}"), PH_EBADREQ, "lone low surrogate refused");
+	is_int(P("{\"a\":\"\\ud83d\\ude00\"}"), PH_OK, "surrogate pair accepted");
+	is_int(P("{\"a\":\"\\\\u0000\"}"), PH_OK, "escaped backslash before u0000 is text");
+	is_int(P("{\"a\":-0.5e+10,\"b\":[true,false,null],\"c\":{}}"), PH_OK,
+	    "numbers, literals, empty containers");
+	is_int(P("{\"a\":1e1000000}"), PH_OK, "a huge exponent is grammatical (the database decides)");
+	is_int(P("{\"a\":tru}"), PH_EBADREQ, "bad literal refused");
+	is_int(P("{\"a\" 1}"), PH_EBADREQ, "missing colon refused");
+	is_int(P("{\"a\":1 \"b\":2}"), PH_EBADREQ, "missing comma refused");
+	is_int(P(" \n{\"a\":[ 1 , 2 ]}\n"), PH_OK, "white space everywhere allowed");
 	is_int(parse(nested(PH_JSON_MAX_DEPTH), strlen(nested(PH_JSON_MAX_DEPTH))), PH_OK,
 	    "depth at the limit accepted");
 	is_int(parse(nested(PH_JSON_MAX_DEPTH + 1), strlen(nested(PH_JSON_MAX_DEPTH + 1))),
