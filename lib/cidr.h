@@ -15,7 +15,8 @@
 /* One block. family is AF_INET (4 bytes of addr used) or AF_INET6; the
  * bits of addr beyond prefix are always zero. An entry written as an
  * IPv4-mapped IPv6 block (::ffff:a.b.c.d/96..128) is kept as the
- * equivalent IPv4 block, so it means what the writer meant. */
+ * equivalent IPv4 block, so it means what the writer meant; a mapped
+ * block with a shorter prefix is refused. */
 struct ph_cidr {
 	int		family;
 	unsigned char	addr[16];

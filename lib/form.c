@@ -1,11 +1,22 @@
 #include "config.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
 #include "form.h"
+#include "util.h"
+
+#define SHOW_MAX 48 /* bytes of a field name quoted in an error */
+
+enum decode_res {
+	DECODE_OK,
+	DECODE_ESCAPE,  /* '%' not followed by two hex digits */
+	DECODE_NUL,     /* %00 */
+	DECODE_LONG     /* more than max decoded bytes */
+};
 
 bool
 ph_utf8_valid(const unsigned char *s, size_t len)
@@ -14,34 +25,39 @@ ph_utf8_valid(const unsigned char *s, size_t len)
 
 	while (i < len) {
 		unsigned char c = s[i];
+		unsigned char lo = 0x80, hi = 0xbf;
 		size_t n, k;
-		unsigned long cp;
 
 		if (c < 0x80) {
 			i++;
 			continue;
 		}
-		if (c >= 0xc2 && c <= 0xdf) {
+		/* The second byte's range is what rules out overlong forms
+		 * (E0, F0), surrogates (ED) and code points past U+10FFFF
+		 * (F4); C0, C1 and F5..FF never start a sequence. */
+		if (c >= 0xc2 && c <= 0xdf)
 			n = 1;
-			cp = c & 0x1fu;
-		} else if (c >= 0xe0 && c <= 0xef) {
+		else if (c >= 0xe0 && c <= 0xef) {
 			n = 2;
-			cp = c & 0x0fu;
+			if (c == 0xe0)
+				lo = 0xa0;
+			else if (c == 0xed)
+				hi = 0x9f;
 		} else if (c >= 0xf0 && c <= 0xf4) {
 			n = 3;
-			cp = c & 0x07u;
+			if (c == 0xf0)
+				lo = 0x90;
+			else if (c == 0xf4)
+				hi = 0x8f;
 		} else
-			return false; /* continuation byte, C0/C1 overlong, or > F4 */
-		if (len - i <= n)
 			return false;
-		for (k = 1; k <= n; k++) {
+		if (len - i - 1 < n)
+			return false;
+		if (s[i + 1] < lo || s[i + 1] > hi)
+			return false;
+		for (k = 2; k <= n; k++)
 			if ((s[i + k] & 0xc0) != 0x80)
 				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3fu);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return false;
 		i += n + 1;
 	}
 	return true;
@@ -59,112 +75,154 @@ hexval(char c)
 	return -1;
 }
 
-/* Decodes src[0..len) into dst (at least len bytes); returns the decoded
- * length, or -1 on a bad escape or a NUL byte. */
-static long
-decode(const char *src, size_t len, char *dst)
+/* Decodes src[0..len) into dst, at most max bytes. *outlen is the decoded
+ * length; on failure *at is the offset in src of the offending byte. dst
+ * is not terminated. Raw NUL bytes were refused before. */
+static enum decode_res
+decode(const char *src, size_t len, char *dst, size_t max, size_t *outlen,
+    size_t *at)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < len; i++) {
 		char c = src[i];
+		int hi, lo;
 
+		*at = i;
 		if (c == '+')
 			c = ' ';
 		else if (c == '%') {
-			int hi, lo;
-
 			if (len - i < 3 || (hi = hexval(src[i + 1])) < 0 ||
 			    (lo = hexval(src[i + 2])) < 0)
-				return -1;
-			c = (char)(hi * 16 + lo);
+				return DECODE_ESCAPE;
+			if (hi == 0 && lo == 0)
+				return DECODE_NUL;
+			c = (char)(unsigned char)(hi * 16 + lo);
 			i += 2;
 		}
-		if (c == '\0')
-			return -1;
+		if (n == max)
+			return DECODE_LONG;
 		dst[n++] = c;
 	}
-	return (long)n;
+	*outlen = n;
+	return DECODE_OK;
+}
+
+/* Adds the field seg[0..seglen), the idx-th (from 1), which starts at
+ * offset off of the body. scratch has room for seglen bytes. */
+static enum ph_err
+parse_field(struct json_object *obj, const char *seg, size_t seglen, size_t off,
+    size_t idx, char *scratch, char *err, size_t errlen)
+{
+	char name[PH_FORM_MAX_NAME + 1], show[SHOW_MAX];
+	struct json_object *v;
+	const char *eq, *raw;
+	size_t rawlen, nlen, vlen, at = 0;
+
+	if (idx > PH_FORM_MAX_FIELDS)
+		return ph_fail(err, errlen, PH_EBADREQ,
+		    "field %zu at offset %zu: more than %d fields", idx, off,
+		    PH_FORM_MAX_FIELDS);
+	eq = memchr(seg, '=', seglen);
+	rawlen = eq != NULL ? (size_t)(eq - seg) : seglen;
+	if (rawlen == 0)
+		return ph_fail(err, errlen, PH_EBADREQ,
+		    "field %zu at offset %zu: empty name", idx, off);
+
+	switch (decode(seg, rawlen, name, PH_FORM_MAX_NAME, &nlen, &at)) {
+	case DECODE_OK:
+		break;
+	case DECODE_ESCAPE:
+		return ph_fail(err, errlen, PH_EBADREQ,
+		    "field %zu: name has a bad %%-escape at offset %zu", idx, off + at);
+	case DECODE_NUL:
+		return ph_fail(err, errlen, PH_EBADREQ,
+		    "field %zu: name has a NUL byte at offset %zu", idx, off + at);
+	case DECODE_LONG:
+		return ph_fail(err, errlen, PH_EBADREQ,
+		    "field %zu at offset %zu: name longer than %d bytes", idx, off,
+		    PH_FORM_MAX_NAME);
+	}
+	if (!ph_utf8_valid((const unsigned char *)name, nlen))
+		return ph_fail(err, errlen, PH_EBADREQ,
+		    "field %zu at offset %zu: name is not valid UTF-8", idx, off);
+	name[nlen] = '\0';
+	/* From here the name is known text; quote it, made printable since
+	 * err ends up in a log line. */
+	ph_sanitize(show, sizeof show, name, nlen);
+	/* Which of two values a provider meant is anyone's guess, and
+	 * taking either lets a forged suffix override a checked field. */
+	if (json_object_object_get_ex(obj, name, NULL))
+		return ph_fail(err, errlen, PH_EBADREQ, "field '%s' given twice", show);
+
+	raw = eq != NULL ? eq + 1 : seg + seglen;
+	rawlen = (size_t)(seg + seglen - raw);
+	switch (decode(raw, rawlen, scratch, rawlen, &vlen, &at)) {
+	case DECODE_OK:
+		break;
+	case DECODE_ESCAPE:
+		return ph_fail(err, errlen, PH_EBADREQ,
+		    "field '%s': value has a bad %%-escape at offset %zu", show,
+		    (size_t)(raw - seg) + off + at);
+	case DECODE_NUL:
+		return ph_fail(err, errlen, PH_EBADREQ,
+		    "field '%s': value has a NUL byte at offset %zu", show,
+		    (size_t)(raw - seg) + off + at);
+	case DECODE_LONG: /* cannot happen: decoding never grows */
+		return ph_fail(err, errlen, PH_EBADREQ, "field '%s': value too long", show);
+	}
+	if (!ph_utf8_valid((const unsigned char *)scratch, vlen))
+		return ph_fail(err, errlen, PH_EBADREQ,
+		    "field '%s': value is not valid UTF-8", show);
+	/* json-c counts string lengths in int. */
+	if (vlen > INT_MAX)
+		return ph_fail(err, errlen, PH_EBADREQ, "field '%s': value too long", show);
+
+	if ((v = json_object_new_string_len(scratch, (int)vlen)) == NULL)
+		return ph_fail(err, errlen, PH_ENOMEM, "out of memory");
+	if (json_object_object_add(obj, name, v) != 0) {
+		json_object_put(v);
+		return ph_fail(err, errlen, PH_ENOMEM, "out of memory");
+	}
+	return PH_OK;
 }
 
 enum ph_err
 ph_form_parse(const char *body, size_t len, struct json_object **out,
     char *err, size_t errlen)
 {
-	struct json_object *obj;
-	char *buf = NULL;
-	size_t pos = 0, fields = 0;
-	enum ph_err e = PH_OK;
+	struct json_object *obj = NULL;
+	const char *nul, *seg, *amp;
+	char *scratch = NULL;
+	size_t pos, seglen, nfields = 0;
+	enum ph_err e;
 
 	*out = NULL;
-	obj = json_object_new_object();
-	buf = malloc(len + 1);
-	if (obj == NULL || buf == NULL) {
+	/* A raw NUL is refused outright: it cannot be stored in PostgreSQL
+	 * text, and a body that carries one was not produced by an encoder. */
+	if (len > 0 && (nul = memchr(body, '\0', len)) != NULL)
+		return ph_fail(err, errlen, PH_EBADREQ,
+		    "form body has a NUL byte at offset %zu", (size_t)(nul - body));
+	if ((obj = json_object_new_object()) == NULL ||
+	    (scratch = malloc(len + 1)) == NULL) {
 		e = ph_fail(err, errlen, PH_ENOMEM, "out of memory");
-		goto fail;
+		goto out;
 	}
-	while (pos < len) {
-		const char *seg = body + pos, *amp, *eq;
-		size_t seglen, namelen;
-		long nlen, vlen;
-
+	for (pos = 0; pos < len; pos += seglen + 1) {
+		seg = body + pos;
 		amp = memchr(seg, '&', len - pos);
 		seglen = amp != NULL ? (size_t)(amp - seg) : len - pos;
-		pos += seglen + 1;
 		if (seglen == 0)
 			continue;
-		if (++fields > PH_FORM_MAX_FIELDS) {
-			e = ph_fail(err, errlen, PH_EBADREQ, "form has more than %d fields",
-			    PH_FORM_MAX_FIELDS);
-			goto fail;
-		}
-		eq = memchr(seg, '=', seglen);
-		namelen = eq != NULL ? (size_t)(eq - seg) : seglen;
-		nlen = decode(seg, namelen, buf);
-		if (nlen < 0) {
-			e = ph_fail(err, errlen, PH_EBADREQ, "form field %zu: bad %%-escape or NUL",
-			    fields);
-			goto fail;
-		}
-		if (nlen == 0 || nlen > PH_FORM_MAX_NAME) {
-			e = ph_fail(err, errlen, PH_EBADREQ, "form field %zu: name %s", fields,
-			    nlen == 0 ? "empty" : "too long");
-			goto fail;
-		}
-		if (!ph_utf8_valid((const unsigned char *)buf, (size_t)nlen)) {
-			e = ph_fail(err, errlen, PH_EBADREQ, "form field %zu: name is not UTF-8",
-			    fields);
-			goto fail;
-		}
-		buf[nlen] = '\0';
-		if (json_object_object_get_ex(obj, buf, NULL)) {
-			e = ph_fail(err, errlen, PH_EBADREQ, "form field '%.64s' given twice", buf);
-			goto fail;
-		}
-		{
-			char name[PH_FORM_MAX_NAME + 1];
-			struct json_object *v;
-
-			memcpy(name, buf, (size_t)nlen + 1);
-			vlen = eq != NULL ? decode(eq + 1, seglen - namelen - 1, buf) : 0;
-			if (vlen < 0 || !ph_utf8_valid((const unsigned char *)buf, (size_t)vlen)) {
-				e = ph_fail(err, errlen, PH_EBADREQ,
-				    "form field '%.64s': bad %%-escape, NUL or not UTF-8", name);
-				goto fail;
-			}
-			v = json_object_new_string_len(buf, (int)vlen);
-			if (v == NULL || json_object_object_add(obj, name, v) != 0) {
-				json_object_put(v);
-				e = ph_fail(err, errlen, PH_ENOMEM, "out of memory");
-				goto fail;
-			}
-		}
+		e = parse_field(obj, seg, seglen, pos, ++nfields, scratch, err, errlen);
+		if (e != PH_OK)
+			goto out;
 	}
-	free(buf);
 	*out = obj;
-	return PH_OK;
-fail:
-	free(buf);
+	obj = NULL;
+	e = PH_OK;
+out:
+	free(scratch);
 	json_object_put(obj);
 	return e;
 }
