@@ -30,10 +30,8 @@ struct cmd {
 	const char *name;
 	const char *usage;
 	const char *summary;
-	int (*run)(int argc, char **argv);
+	int (*run)(const struct cmd *self, int argc, char **argv);
 };
-
-static const struct cmd *find_cmd(const char *name);
 
 static const char *progname = "payhook";
 
@@ -261,7 +259,7 @@ migration_state(PGconn *conn, const char *dir, const char *name)
 }
 
 static int
-cmd_migrate(int argc, char **argv)
+cmd_migrate(const struct cmd *self, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -270,7 +268,7 @@ cmd_migrate(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *usage = find_cmd("migrate")->usage;
+	const char *usage = self->usage;
 	const char *config = NULL, *database = NULL, *dir = NULL;
 	char *names[PH_MIGRATIONS_MAX];
 	struct ph_config *cfg = NULL;
@@ -339,7 +337,7 @@ origin_name(enum ph_conf_origin o)
 }
 
 static int
-cmd_check_config(int argc, char **argv)
+cmd_check_config(const struct cmd *self, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -347,7 +345,7 @@ cmd_check_config(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *usage = find_cmd("check-config")->usage;
+	const char *usage = self->usage;
 	const char *config = NULL;
 	struct ph_config *cfg;
 	bool try_db = true;
@@ -403,7 +401,7 @@ cmd_check_config(int argc, char **argv)
 	return status;
 }
 
-static int cmd_help(int argc, char **argv);
+static int cmd_help(const struct cmd *self, int argc, char **argv);
 
 static const struct cmd cmds[] = {
 	{"migrate", "migrate [--config FILE] [--database CONNINFO] [--sql-dir DIR]",
@@ -438,8 +436,9 @@ usage(FILE *f)
 }
 
 static int
-cmd_help(int argc, char **argv)
+cmd_help(const struct cmd *self, int argc, char **argv)
 {
+	(void)self;
 	(void)argc;
 	(void)argv;
 	usage(stdout);
@@ -469,5 +468,5 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	return cmd->run(argc - 1, argv + 1);
+	return cmd->run(cmd, argc - 1, argv + 1);
 }
