@@ -50,6 +50,16 @@ set +e; env -u REQUEST_METHOD "$H" </dev/null >/dev/null 2>"$work/err"; rc=$?; s
 is "$rc" "2" "outside a web server: exit 2"
 like "$(cat "$work/err")" "REQUEST_METHOD is not set" "outside a web server: says why"
 
+# --- the documented command line: CGI basics and a database, nothing else ------
+printf '%s' '{"webHookType":"PAYMENT","orderId":777}' > "$work/o.json"
+# shellcheck disable=SC2086
+out=$(env -i PATH="$PATH" REQUEST_METHOD=POST CONTENT_TYPE=application/json \
+	CONTENT_LENGTH="$(wc -c < "$work/o.json")" PAYHOOK_DATABASE="$PH_TEST_CONNINFO" \
+	${PH_TEST_WRAPPER:-} "$H" < "$work/o.json" 2>/dev/null)
+like "$out" $'^Status: 200 OK\r\n' "bare CGI invocation prints Status: 200"
+is "$(psql_q "SELECT count(*) FROM payhook.orders WHERE order_id = '777'")" "1" "and applies the notice"
+psql_q "DELETE FROM payhook.orders; DELETE FROM payhook.webhook_events" >/dev/null
+
 # --- subscription: ACTIVE -> PAUSE -> ACTIVE, with a duplicate ----------------
 send "$P/subscription-active.json"
 is "$CGI_STATUS" "200" "subscription ACTIVE: 200"

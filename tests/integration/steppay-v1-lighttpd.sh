@@ -19,7 +19,10 @@ printf 'database = %s\nsteppay_v1_token = t0k\n' "$PH_TEST_CONNINFO" > "$work/pa
 chmod 0644 "$work/payhook.conf"
 chmod 0755 "$work"
 
-lighttpd_start "$H" /steppay-v1 PAYHOOK_CONFIG="$work/payhook.conf"
+# The configuration is named the way Apache's SetEnv names it: as a
+# FastCGI request parameter, not in the process environment.
+lighttpd_start "$H" /steppay-v1 param:PAYHOOK_CONFIG="$work/payhook.conf" \
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}"
 U="$LIGHTTPD_URL/steppay-v1?token=t0k"
 
 http_post "$U" application/json "$P/subscription-active.json"
@@ -73,5 +76,6 @@ is "$(psql_q "SELECT status FROM payhook.subscriptions WHERE subscription_id = '
 like "$(cat "$LIGHTTPD_ERRORLOG")" "endpoint=steppay-v1 status=200 outcome=applied" \
 	"request lines reach lighttpd's error log"
 ok "the token never reaches the log" sh -c "! grep -q 't0k' '$LIGHTTPD_ERRORLOG'"
+ok "no sanitizer report in the error log" sh -c "! grep -q 'Sanitizer\|runtime error' '$LIGHTTPD_ERRORLOG'"
 
 tap_done

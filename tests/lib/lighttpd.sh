@@ -1,11 +1,13 @@
 # A real lighttpd with mod_fastcgi on 127.0.0.1 (sourced by bash after tap.sh).
-#   lighttpd_start HANDLER URL_PATH [NAME=VALUE ...]
+#   lighttpd_start HANDLER URL_PATH [NAME=VALUE | param:NAME=VALUE ...]
 #       serves HANDLER as a FastCGI program (two processes) at URL_PATH,
-#       with the NAME=VALUE pairs in its environment; exports LIGHTTPD_URL
-#       and LIGHTTPD_ERRORLOG (where the handlers' stderr goes).
+#       with each NAME=VALUE in its process environment and each
+#       param:NAME=VALUE sent as a FastCGI request parameter (mod_setenv,
+#       as Apache's SetEnv does); exports LIGHTTPD_URL and
+#       LIGHTTPD_ERRORLOG (where the handlers' stderr goes).
 
 lighttpd_start() {
-	local handler=$1 path=$2 port i env=""
+	local handler=$1 path=$2 port i env="" params=""
 	shift 2
 	command -v lighttpd >/dev/null 2>&1 || [ -x /usr/sbin/lighttpd ] ||
 		bail_out "lighttpd not installed (apt-get install lighttpd)"
@@ -13,7 +15,15 @@ lighttpd_start() {
 	chmod 0755 "$LIGHTTPD_DIR"
 	ph_on_exit rm -rf "$LIGHTTPD_DIR"
 	for kv in "$@"; do
-		env="$env \"${kv%%=*}\" => \"${kv#*=}\","
+		case $kv in
+		param:*)
+			kv=${kv#param:}
+			params="$params \"${kv%%=*}\" => \"${kv#*=}\","
+			;;
+		*)
+			env="$env \"${kv%%=*}\" => \"${kv#*=}\","
+			;;
+		esac
 	done
 	for i in $(seq 1 50); do
 		port=$((20000 + RANDOM % 40000))
@@ -26,7 +36,8 @@ server.bind = "127.0.0.1"
 server.port = $port
 server.pid-file = "$LIGHTTPD_DIR/lighttpd.pid"
 server.errorlog = "$LIGHTTPD_ERRORLOG"
-server.modules = ( "mod_fastcgi" )
+server.modules = ( "mod_setenv", "mod_fastcgi" )
+setenv.add-environment = ( $params )
 fastcgi.server = ( "$path" => ((
 	"socket" => "$LIGHTTPD_DIR/handler.sock",
 	"bin-path" => "$handler",
