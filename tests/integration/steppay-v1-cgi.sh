@@ -191,6 +191,16 @@ unset PAYHOOK_STEPPAY_V1_TOKEN
 # --- address allowlist ------------------------------------------------------------
 before=$(counts)
 PAYHOOK_ALLOW_FROM=10.0.0.0/8 send "$P/order-paid.json"; refused "address not in allow_from" 403
+PAYHOOK_ALLOW_FROM=10.0.0.0/8 CGI_CONTENT_LENGTH=999 send "$P/order-paid.json"
+refused "address checked before the body is read" 403
+PAYHOOK_ALLOW_FROM=10.0.0.0/8 PAYHOOK_TRUSTED_PROXY=127.0.0.1 HTTP_X_FORWARDED_FOR=10.9.9.9 \
+	send "$P/subscription-unpaid.json"
+is "$CGI_STATUS" "200" "X-Forwarded-For believed from a trusted proxy"
+is "$(psql_q "SELECT host(remote_addr) FROM payhook.webhook_events ORDER BY id DESC LIMIT 1")" \
+	"10.9.9.9" "the forwarded client is recorded"
+before=$(counts)
+PAYHOOK_ALLOW_FROM=10.0.0.0/8 HTTP_X_FORWARDED_FOR=10.9.9.9 send "$P/order-paid.json"
+refused "X-Forwarded-For ignored from an untrusted peer" 403
 PAYHOOK_ALLOW_FROM=10.0.0.0/8 PAYHOOK_ALLOW_FROM_STEPPAY_V1=127.0.0.0/8 send "$P/order-paid.json"
 is "$CGI_STATUS" "200" "endpoint allowlist overrides allow_from"
 

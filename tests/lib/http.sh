@@ -4,6 +4,7 @@
 #       exported PAYHOOK_* variables; CGI_CONTENT_LENGTH overrides the
 #       length (a number, any text, or "none" to leave it unset);
 #       CGI_REMOTE_ADDR the client address (default 127.0.0.1);
+#       HTTP_X_FORWARDED_FOR is passed on when set;
 #       PH_TEST_WRAPPER (e.g. valgrind ...) is put in front of BINARY.
 #       Sets CGI_STATUS, CGI_HEADERS, CGI_BODY, CGI_STDERR,
 #       CGI_STDERR_FILE, CGI_EXIT.
@@ -19,6 +20,7 @@ cgi_run() {
 		SERVER_PROTOCOL=HTTP/1.1 REMOTE_ADDR="${CGI_REMOTE_ADDR:-127.0.0.1}"
 		PATH="$PATH")
 	[ -n "$ctype" ] && env+=(CONTENT_TYPE="$ctype")
+	[ -n "${HTTP_X_FORWARDED_FOR:-}" ] && env+=(HTTP_X_FORWARDED_FOR="$HTTP_X_FORWARDED_FOR")
 	len=${CGI_CONTENT_LENGTH:-$(wc -c < "$file")}
 	[ "$len" != none ] && env+=(CONTENT_LENGTH="$len")
 	while IFS= read -r var; do

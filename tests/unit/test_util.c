@@ -61,5 +61,24 @@ main(void)
 	is_str(out, "203.0.113.9", "only the right-most untrusted hop is believed");
 	ph_client_address("10.1.1.1", NULL, &proxies, out, sizeof out);
 	is_str(out, "10.1.1.1", "no header: the peer");
+	ph_client_address("10.1.1.1", "10.3.3.3, 10.2.2.2", &proxies, out, sizeof out);
+	is_str(out, "10.3.3.3", "every hop trusted: the left-most");
+
+	{
+		static char e1[] = "REQUEST_METHOD=POST", e2[] = "http_steppay_signature=abc",
+		    e3[] = "HTTP_X_FORWARDED_FOR=203.0.113.9", e4[] = "CONTENT_TYPE=application/json";
+		char *envp[] = {e1, e2, e3, e4, NULL};
+		struct ph_request req;
+
+		memset(&req, 0, sizeof req);
+		ph_request_begin(&req, NULL, envp);
+		is_str(ph_request_header(&req, "Steppay-Signature"), "abc",
+		    "header names match without regard to case");
+		is_str(ph_request_header(&req, "x-forwarded-for"), "203.0.113.9",
+		    "lower-case lookup finds an upper-case parameter");
+		ok(ph_request_header(&req, "X-Forwarded") == NULL, "a prefix is not a match");
+		is_str(req.method, "POST", "method read");
+		is_str(req.query, "", "absent QUERY_STRING reads as empty");
+	}
 	return done_testing();
 }
