@@ -147,13 +147,22 @@ retryable(const char *state)
 	return state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
 }
 
-/* SQLSTATEs that mean the server is going away or cannot take us. */
+/* SQLSTATE classes that say nothing about the delivery itself -- the
+ * connection (08), resources (53), an operator or a timeout (57), the
+ * server's system (58) or internals (XX): answer 503 so that the provider
+ * tries again, rather than record the delivery as failed. */
 static bool
 server_unavailable(const char *state)
 {
-	return state != NULL && (strncmp(state, "08", 2) == 0 ||
-	    strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 ||
-	    strcmp(state, "57P03") == 0 || strcmp(state, "53300") == 0);
+	static const char *const classes[] = {"08", "53", "57", "58", "XX"};
+	size_t i;
+
+	if (state == NULL)
+		return false;
+	for (i = 0; i < PH_ARRAY_LEN(classes); i++)
+		if (strncmp(state, classes[i], 2) == 0)
+			return true;
+	return false;
 }
 
 static bool
@@ -192,7 +201,7 @@ call(struct ph_store *st, const struct ph_config *cfg, const char *function,
 
 	for (attempt = 0; attempt <= PH_DB_RETRIES; attempt++) {
 		PGresult *r;
-		const char *state;
+		const char *state, *msg;
 
 		if ((e = ph_store_ready(st, cfg, err, errlen)) != PH_OK)
 			return e;
@@ -207,24 +216,25 @@ call(struct ph_store *st, const struct ph_config *cfg, const char *function,
 			return PH_OK;
 		}
 		state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		msg = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 		if (PQstatus(st->conn) == CONNECTION_BAD || server_unavailable(state)) {
-			conn_error(st->conn, err, errlen, "database connection lost");
+			if (PQstatus(st->conn) == CONNECTION_BAD)
+				conn_error(st->conn, err, errlen, "database connection lost");
+			else
+				ph_fail(err, errlen, PH_EDBDOWN, "%s: %s %s", function, state,
+				    msg != NULL ? msg : "database unavailable");
 			PQclear(r);
 			if (attempt > 0)
 				return PH_EDBDOWN;
-			continue; /* ph_store_ready resets it once */
+			continue; /* once more, after ph_store_ready resets it */
 		}
 		if (retryable(state)) {
 			PQclear(r);
 			continue;
 		}
-		{
-			const char *msg = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-
-			ph_fail(err, errlen, PH_EDB, "%s: %s%s%s", function,
-			    state != NULL ? state : "", state != NULL ? " " : "",
-			    msg != NULL ? msg : "unknown error");
-		}
+		ph_fail(err, errlen, PH_EDB, "%s: %s%s%s", function,
+		    state != NULL ? state : "", state != NULL ? " " : "",
+		    msg != NULL ? msg : "unknown error");
 		PQclear(r);
 		return PH_EDB;
 	}

@@ -220,6 +220,22 @@ PAYHOOK_CONFIG="$work/typo.conf" send "$P/order-paid.json"; refused "unknown con
 like "$CGI_STDERR" "unknown key 'allow_fom'" "the log names the bad key"
 send "$P/order-paid.json"
 like "$CGI_STDERR" "warning: connected to the database as superuser" "superuser warning logged"
+# A statement the server cancels (here: a timeout while another session
+# holds a write lock) says nothing about the delivery: 503, nothing kept.
+psql -X -q -c "BEGIN; LOCK TABLE payhook.subscriptions IN EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" \
+	>/dev/null 2>&1 &
+locker=$!
+for _ in $(seq 1 50); do
+	[ "$(psql_q "SELECT count(*) FROM pg_locks WHERE granted AND mode = 'ExclusiveLock'
+		AND relation = 'payhook.subscriptions'::regclass")" = 1 ] && break
+	sleep 0.1
+done
+before=$(counts)
+PAYHOOK_DATABASE="$PH_TEST_CONNINFO options='-c statement_timeout=300'" \
+	send "$P/subscription-unpaid.json"; refused "statement cancelled by the server" 503
+like "$CGI_STDERR" "57014" "the log gives the server's reason"
+wait "$locker" || true
+
 PAYHOOK_DATABASE="host=$work port=1 dbname=none connect_timeout=2" send "$P/order-paid.json"
 is "$CGI_STATUS" "503" "database down: 503"
 like "$CGI_STDERR" "outcome=database-down" "database down logged"
