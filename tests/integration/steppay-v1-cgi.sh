@@ -43,6 +43,18 @@ out=$("$PAYHOOK" migrate 2>&1)
 like "$out" "up to date" "migrate twice changes nothing (database from PAYHOOK_DATABASE)"
 is "$(psql_q "SELECT count(*) FROM payhook.schema_migrations")" "1" "one migration recorded"
 
+# --- check-config ------------------------------------------------------------
+printf 'steppay_v1_token = hidden-%s\nmax_body_bytes = 2048\n' "$$" > "$work/cc.conf"
+out=$(PAYHOOK_CONFIG="$work/cc.conf" "$PAYHOOK" check-config 2>&1) && rc=0 || rc=$?
+is "$rc" "0" "check-config: a good configuration exits 0"
+like "$out" "max_body_bytes += 2048 +# file" "check-config shows a value and where it came from"
+like "$out" "steppay_v1_token += \(set, not shown\)" "check-config hides secrets"
+ok "check-config never prints the secret" sh -c "! printf '%s' \"\$1\" | grep -q hidden-" sh "$out"
+like "$out" "database: connected as postgres \(superuser\)" "check-config tries the database"
+out=$(PAYHOOK_CONFIG="$work/cc.conf" PAYHOOK_MAX_BODY_BYTES=lots "$PAYHOOK" check-config 2>&1) && rc=0 || rc=$?
+is "$rc" "1" "check-config: a bad value exits 1"
+like "$out" "PAYHOOK_MAX_BODY_BYTES: expected a number of bytes" "check-config names the bad variable"
+
 # --- the handler as a program ----------------------------------------------
 ok "handler --help exits 0" "$H" --help
 like "$("$H" --version)" "^steppay-v1 \(payhook\) " "handler --version"
