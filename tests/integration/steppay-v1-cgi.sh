@@ -42,6 +42,13 @@ like "$out" "applied 001_init.sql" "migrate applies 001"
 out=$("$PAYHOOK" migrate 2>&1)
 like "$out" "up to date" "migrate twice changes nothing (database from PAYHOOK_DATABASE)"
 is "$(psql_q "SELECT count(*) FROM payhook.schema_migrations")" "1" "one migration recorded"
+cp -r "$top_srcdir/sql" "$work/sql"
+echo "-- edited after release" >> "$work/sql/001_init.sql"
+out=$("$PAYHOOK" migrate --sql-dir "$work/sql" 2>&1)
+like "$out" "001_init.sql changed since it was applied" "migrate warns when an applied migration was edited"
+out=$("$PAYHOOK" migrate --sql-dir "$work/none" 2>&1) && rc=0 || rc=$?
+is "$rc" "1" "migrate without a migrations directory exits 1"
+like "$out" "cannot open migrations directory" "and says why"
 
 # --- check-config ------------------------------------------------------------
 printf 'steppay_v1_token = hidden-%s\nmax_body_bytes = 2048\n' "$$" > "$work/cc.conf"
