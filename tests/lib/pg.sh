@@ -21,7 +21,8 @@ pg_bindir() {
 
 pg_as() {
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
+		# From /, which the postgres user can always enter.
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
