@@ -371,7 +371,8 @@ ph_json_integer_id(struct json_object *obj, const char *key, char *buf,
 	enum ph_err e;
 	uint64_t n;
 
-	if ((e = id_member(obj, key, &v, err, errlen)) != PH_OK)
+	e = id_member(obj, key, &v, err, errlen);
+	if (e != PH_OK)
 		return e;
 	if (json_object_is_type(v, json_type_int)) {
 		/* json-c keeps integers beyond INT64_MAX as uint64. */
@@ -397,7 +398,8 @@ ph_json_text_id(struct json_object *obj, const char *key, char *buf,
 	enum ph_err e;
 	size_t len;
 
-	if ((e = id_member(obj, key, &v, err, errlen)) != PH_OK)
+	e = id_member(obj, key, &v, err, errlen);
+	if (e != PH_OK)
 		return e;
 	if (json_object_is_type(v, json_type_int))
 		return ph_json_integer_id(obj, key, buf, buflen, err, errlen);

@@ -65,12 +65,17 @@ enum_value(struct json_object *body, const char *key, const char **out,
 	return PH_OK;
 }
 
+/* Copies the action's arguments into the delivery, in the action's order. */
 static enum ph_err
-keep(struct ph_delivery *d, int slot, const char *value, char *err, size_t errlen)
+keep_args(struct ph_delivery *d, const char *const *values, int n, char *err, size_t errlen)
 {
-	d->arg[slot] = ph_delivery_keep(d, value);
-	if (d->arg[slot] == NULL)
-		return ph_fail(err, errlen, PH_EBADREQ, "fields too long");
+	int i;
+
+	for (i = 0; i < n; i++) {
+		d->arg[i] = ph_delivery_keep(d, values[i]);
+		if (d->arg[i] == NULL)
+			return ph_fail(err, errlen, PH_EBADREQ, "fields too long");
+	}
 	return PH_OK;
 }
 
@@ -86,20 +91,19 @@ static enum ph_err
 parse_order(struct json_object *body, struct ph_delivery *d, char *err, size_t errlen)
 {
 	char id[PH_ID_MAX];
-	const char *type;
+	const char *type = NULL;
 	enum ph_err e;
 
-	if ((e = enum_value(body, "webHookType", &type, err, errlen)) != PH_OK ||
-	    (e = ph_json_integer_id(body, "orderId", id, sizeof id, err, errlen)) != PH_OK)
+	e = enum_value(body, "webHookType", &type, err, errlen);
+	if (e == PH_OK)
+		e = ph_json_integer_id(body, "orderId", id, sizeof id, err, errlen);
+	if (e != PH_OK)
 		return e;
 	warn_web_hook_type(d, type);
 	if (strcmp(type, "PAYMENT") != 0)
 		ph_delivery_warn(d, "order notice with webHookType '%s' does not mean paid; "
 		    "left for payhook sync", type);
-	if ((e = keep(d, 0, id, err, errlen)) != PH_OK ||
-	    (e = keep(d, 1, type, err, errlen)) != PH_OK)
-		return e;
-	return PH_OK;
+	return keep_args(d, (const char *const[]){id, type}, order_action.nargs, err, errlen);
 }
 
 /* {"id": 4021, "status": "UNPAID"}: a subscription's status changed. */
@@ -107,18 +111,18 @@ static enum ph_err
 parse_subscription(struct json_object *body, struct ph_delivery *d, char *err, size_t errlen)
 {
 	char id[PH_ID_MAX];
-	const char *status;
+	const char *status = NULL;
 	enum ph_err e;
 
-	if ((e = ph_json_integer_id(body, "id", id, sizeof id, err, errlen)) != PH_OK ||
-	    (e = enum_value(body, "status", &status, err, errlen)) != PH_OK)
+	e = ph_json_integer_id(body, "id", id, sizeof id, err, errlen);
+	if (e == PH_OK)
+		e = enum_value(body, "status", &status, err, errlen);
+	if (e != PH_OK)
 		return e;
 	if (!ph_steppay_subscription_status_known(status))
 		ph_delivery_warn(d, "unknown subscription status '%s' stored as given", status);
-	if ((e = keep(d, 0, id, err, errlen)) != PH_OK ||
-	    (e = keep(d, 1, status, err, errlen)) != PH_OK)
-		return e;
-	return PH_OK;
+	return keep_args(d, (const char *const[]){id, status}, subscription_action.nargs,
+	    err, errlen);
 }
 
 /* {"webHookType": "PAYMENT", "orderId": 880231, "idKey": "..."}: a
@@ -128,19 +132,19 @@ static enum ph_err
 parse_payment(struct json_object *body, struct ph_delivery *d, char *err, size_t errlen)
 {
 	char order[PH_ID_MAX], idkey[PH_ID_MAX];
-	const char *type;
+	const char *type = NULL;
 	enum ph_err e;
 
-	if ((e = enum_value(body, "webHookType", &type, err, errlen)) != PH_OK ||
-	    (e = ph_json_text_id(body, "orderId", order, sizeof order, err, errlen)) != PH_OK ||
-	    (e = ph_json_text_id(body, "idKey", idkey, sizeof idkey, err, errlen)) != PH_OK)
+	e = enum_value(body, "webHookType", &type, err, errlen);
+	if (e == PH_OK)
+		e = ph_json_text_id(body, "orderId", order, sizeof order, err, errlen);
+	if (e == PH_OK)
+		e = ph_json_text_id(body, "idKey", idkey, sizeof idkey, err, errlen);
+	if (e != PH_OK)
 		return e;
 	warn_web_hook_type(d, type);
-	if ((e = keep(d, 0, idkey, err, errlen)) != PH_OK ||
-	    (e = keep(d, 1, order, err, errlen)) != PH_OK ||
-	    (e = keep(d, 2, type, err, errlen)) != PH_OK)
-		return e;
-	return PH_OK;
+	return keep_args(d, (const char *const[]){idkey, order, type}, payment_action.nargs,
+	    err, errlen);
 }
 
 static const struct ph_event_desc events[] = {

@@ -203,7 +203,8 @@ call(struct ph_store *st, const struct ph_config *cfg, const char *function,
 		PGresult *r;
 		const char *state, *msg;
 
-		if ((e = ph_store_ready(st, cfg, err, errlen)) != PH_OK)
+		e = ph_store_ready(st, cfg, err, errlen);
+		if (e != PH_OK)
 			return e;
 		r = PQexecParams(st->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 		if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
