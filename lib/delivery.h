@@ -19,9 +19,9 @@
 #define PH_EVENT_TYPE_MAX 64
 
 /* A server-side function that applies one kind of delivery in one round
- * trip. Every action takes the event parameters first (see store.c) and
- * then nargs entity arguments, all as text; it returns one row
- * (event_id, outcome, detail). */
+ * trip. Every action takes the event record first (one payhook.event_in
+ * value, see store.c) and then nargs entity arguments as text; it returns
+ * one row (event_id, outcome, detail). */
 struct ph_store_action {
 	const char *function;    /* "payhook.steppay_v1_subscription" */
 	int nargs;

@@ -9,7 +9,7 @@
 #include "log.h"
 #include "store.h"
 
-/* The event parameters every function takes first, in this order. */
+/* The fields of payhook.event_in, sent as the first parameters. */
 enum {
 	P_PROVIDER,
 	P_ENDPOINT,
@@ -23,6 +23,12 @@ enum {
 	P_WARNINGS,
 	P_RECEIVED_AT,
 	P__EVENT_COUNT
+};
+
+/* The SQL types of the fields of payhook.event_in, in the order above. */
+static const char *const event_param_types[P__EVENT_COUNT] = {
+	"text", "text", "text", "text", "text", "integer", "jsonb", "boolean", "inet",
+	"text", "timestamptz",
 };
 
 #define PH_PARAMS_MAX (P__EVENT_COUNT + PH_ACTION_ARGS_MAX + 2)
@@ -176,7 +182,8 @@ read_result(PGresult *r, struct ph_store_result *res)
 	return true;
 }
 
-/* Sends "SELECT * FROM function($1..$n)" and reads its one row. Retries
+/* Sends "SELECT ... FROM function(ROW($1..$11)::payhook.event_in, $12..)"
+ * and reads its one row. Retries
  * once on a connection lost before or while sending (every action is
  * idempotent on state, and a reset happens only when the server is
  * gone), and on serialization failures. */
@@ -190,11 +197,17 @@ call(struct ph_store *st, const struct ph_config *cfg, const char *function,
 	int i, attempt;
 	enum ph_err e;
 
+	/* The event parameters travel as one payhook.event_in value, so
+	 * that every function shares one signature for them. */
 	used = (size_t)snprintf(sql, sizeof sql,
-	    "SELECT event_id, outcome, detail FROM %s(", function);
-	for (i = 1; i <= nparams && used < sizeof sql; i++)
-		used += (size_t)snprintf(sql + used, sizeof sql - used, "%s$%d",
-		    i > 1 ? "," : "", i);
+	    "SELECT event_id, outcome, detail FROM %s(ROW(", function);
+	for (i = 1; i <= P__EVENT_COUNT && used < sizeof sql; i++)
+		used += (size_t)snprintf(sql + used, sizeof sql - used, "%s$%d::%s",
+		    i > 1 ? "," : "", i, event_param_types[i - 1]);
+	if (used < sizeof sql)
+		used += (size_t)snprintf(sql + used, sizeof sql - used, ")::payhook.event_in");
+	for (; i <= nparams && used < sizeof sql; i++)
+		used += (size_t)snprintf(sql + used, sizeof sql - used, ",$%d", i);
 	if (used + 2 > sizeof sql)
 		return ph_fail(err, errlen, PH_EDB, "statement for %s too long", function);
 	memcpy(sql + used, ")", 2);

@@ -4,11 +4,11 @@
 -- Applied once by `payhook migrate` inside one transaction; never edit it
 -- after a release: add 002_*.sql instead.
 --
--- Every store action is a function that takes the event parameters first
--- (the same eleven, in the same order, for every endpoint) and its own
--- arguments after them, and returns one row (event_id, outcome, detail):
--- one round trip and one transaction per delivery, with bound parameters
--- only, so it works behind a transaction-pooling proxy.
+-- Every store action is a function that takes the delivery's event record
+-- (payhook.event_in, the same for every endpoint) and its own arguments,
+-- and returns one row (event_id, outcome, detail): one round trip and one
+-- transaction per delivery, with bound parameters only, so it works
+-- behind a transaction-pooling proxy.
 
 CREATE SCHEMA IF NOT EXISTS payhook;
 
@@ -124,29 +124,41 @@ CREATE INDEX payments_id_key ON payhook.payments (provider, id_key) WHERE id_key
 CREATE INDEX payments_order_id ON payhook.payments (provider, order_id);
 CREATE INDEX payments_paid_at ON payhook.payments (paid_at);
 
+-- What every endpoint knows of a delivery before applying it.
+CREATE TYPE payhook.event_in AS (
+    provider        text,
+    endpoint        text,
+    event_type      text,
+    dedupe_key      text,
+    body_sha256     text,
+    body_length     integer,
+    payload         jsonb,
+    signature_valid boolean,
+    remote_addr     inet,
+    warnings        text,       -- newline-separated
+    received_at     timestamptz
+);
+
 -- Inserts the event row, or counts a re-delivery of an accepted body.
 -- duplicate is true when the row already existed.
 CREATE FUNCTION payhook.event_insert(
-    p_provider text, p_endpoint text, p_event_type text, p_dedupe_key text,
-    p_body_sha256 text, p_body_length integer, p_payload jsonb,
-    p_signature_valid boolean, p_remote_addr inet, p_warnings text,
-    p_received_at timestamptz, p_outcome text, p_error text,
+    ev payhook.event_in, p_outcome text, p_error text,
     OUT id bigint, OUT duplicate boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_at timestamptz := coalesce(p_received_at, now());
+    v_at timestamptz := coalesce(ev.received_at, now());
 BEGIN
     duplicate := false;
     INSERT INTO payhook.webhook_events AS e
         (provider, endpoint, event_type, received_at, last_received_at, dedupe_key,
          body_sha256, body_length, payload, signature_valid, remote_addr, outcome,
          warnings, error)
-    VALUES (p_provider, p_endpoint, p_event_type, v_at, v_at,
-            CASE WHEN p_outcome IN ('rejected', 'failed') THEN NULL ELSE p_dedupe_key END,
-            p_body_sha256, p_body_length,
-            CASE WHEN p_outcome = 'rejected' THEN NULL ELSE p_payload END,
-            p_signature_valid, p_remote_addr, p_outcome,
-            string_to_array(nullif(p_warnings, ''), E'\n'), p_error)
+    VALUES (ev.provider, ev.endpoint, ev.event_type, v_at, v_at,
+            CASE WHEN p_outcome IN ('rejected', 'failed') THEN NULL ELSE ev.dedupe_key END,
+            ev.body_sha256, ev.body_length,
+            CASE WHEN p_outcome = 'rejected' THEN NULL ELSE ev.payload END,
+            ev.signature_valid, ev.remote_addr, p_outcome,
+            string_to_array(nullif(ev.warnings, ''), E'\n'), p_error)
     ON CONFLICT (provider, dedupe_key)
         WHERE dedupe_key IS NOT NULL AND outcome NOT IN ('rejected', 'failed')
         DO NOTHING
@@ -155,7 +167,7 @@ BEGIN
         UPDATE payhook.webhook_events AS e
            SET delivery_count = e.delivery_count + 1,
                last_received_at = greatest(e.last_received_at, v_at)
-         WHERE e.provider = p_provider AND e.dedupe_key = p_dedupe_key
+         WHERE e.provider = ev.provider AND e.dedupe_key = ev.dedupe_key
            AND e.outcome NOT IN ('rejected', 'failed')
         RETURNING e.id INTO id;
         duplicate := true;
@@ -165,19 +177,14 @@ END $$;
 -- Records a delivery that applies nothing: unhandled, rejected, failed,
 -- test, unverified.
 CREATE FUNCTION payhook.record_event(
-    p_provider text, p_endpoint text, p_event_type text, p_dedupe_key text,
-    p_body_sha256 text, p_body_length integer, p_payload jsonb,
-    p_signature_valid boolean, p_remote_addr inet, p_warnings text,
-    p_received_at timestamptz, p_outcome text, p_error text)
+    ev payhook.event_in, p_outcome text, p_error text)
 RETURNS TABLE (event_id bigint, outcome text, detail text)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_dup boolean;
 BEGIN
     SELECT e.id, e.duplicate INTO event_id, v_dup
-      FROM payhook.event_insert(p_provider, p_endpoint, p_event_type, p_dedupe_key,
-           p_body_sha256, p_body_length, p_payload, p_signature_valid, p_remote_addr,
-           p_warnings, p_received_at, p_outcome, p_error) e;
+      FROM payhook.event_insert(ev, p_outcome, p_error) e;
     outcome := CASE WHEN v_dup THEN 'duplicate' ELSE p_outcome END;
     detail := CASE WHEN v_dup THEN 'already received' ELSE p_error END;
     RETURN NEXT;
@@ -194,10 +201,7 @@ $$;
 -- Applies where no versioned (v2 or sync) state exists; a history row
 -- only when the status changes.
 CREATE FUNCTION payhook.steppay_v1_subscription(
-    p_provider text, p_endpoint text, p_event_type text, p_dedupe_key text,
-    p_body_sha256 text, p_body_length integer, p_payload jsonb,
-    p_signature_valid boolean, p_remote_addr inet, p_warnings text,
-    p_received_at timestamptz,
+    ev payhook.event_in,
     p_subscription_id text, p_status text)
 RETURNS TABLE (event_id bigint, outcome text, detail text)
 LANGUAGE plpgsql AS $$
@@ -205,24 +209,22 @@ DECLARE
     v_old payhook.subscriptions%ROWTYPE;
 BEGIN
     SELECT e.id INTO event_id
-      FROM payhook.event_insert(p_provider, p_endpoint, p_event_type, p_dedupe_key,
-           p_body_sha256, p_body_length, p_payload, p_signature_valid, p_remote_addr,
-           p_warnings, p_received_at, 'applied', NULL) e;
+      FROM payhook.event_insert(ev, 'applied', NULL) e;
 
     INSERT INTO payhook.subscriptions
         (provider, subscription_id, status, verification, sync_requested_at, last_event_id)
-    VALUES (p_provider, p_subscription_id, p_status, 'pending', now(), event_id)
+    VALUES (ev.provider, p_subscription_id, p_status, 'pending', now(), event_id)
     ON CONFLICT (provider, subscription_id) DO NOTHING;
     IF FOUND THEN
         outcome := 'applied';
         detail := 'subscription ' || p_subscription_id || ' created ' || p_status;
     ELSE
         SELECT * INTO v_old FROM payhook.subscriptions s
-         WHERE s.provider = p_provider AND s.subscription_id = p_subscription_id
+         WHERE s.provider = ev.provider AND s.subscription_id = p_subscription_id
            FOR UPDATE;
         IF v_old.version IS NOT NULL THEN
             UPDATE payhook.subscriptions s SET sync_requested_at = now()
-             WHERE s.provider = p_provider AND s.subscription_id = p_subscription_id;
+             WHERE s.provider = ev.provider AND s.subscription_id = p_subscription_id;
             outcome := 'stale';
             detail := 'newer versioned state kept; queued for payhook sync';
         ELSIF v_old.status IS NOT DISTINCT FROM p_status THEN
@@ -232,7 +234,7 @@ BEGIN
             UPDATE payhook.subscriptions s
                SET status = p_status, verification = 'pending',
                    sync_requested_at = now(), last_event_id = event_id, updated_at = now()
-             WHERE s.provider = p_provider AND s.subscription_id = p_subscription_id;
+             WHERE s.provider = ev.provider AND s.subscription_id = p_subscription_id;
             outcome := 'applied';
             detail := 'subscription ' || p_subscription_id || ' ' ||
                       coalesce(v_old.status, '(none)') || ' -> ' || p_status;
@@ -241,8 +243,8 @@ BEGIN
     IF outcome = 'applied' THEN
         INSERT INTO payhook.subscription_status_history
             (provider, subscription_id, status, version, event_id, observed_at)
-        VALUES (p_provider, p_subscription_id, p_status, NULL, event_id,
-                coalesce(p_received_at, now()));
+        VALUES (ev.provider, p_subscription_id, p_status, NULL, event_id,
+                coalesce(ev.received_at, now()));
     ELSE
         PERFORM payhook.event_outcome(event_id, outcome);
     END IF;
@@ -253,26 +255,21 @@ END $$;
 -- paid_at is set once, to the time received, until payhook sync replaces
 -- it with StepPay's paymentDate.
 CREATE FUNCTION payhook.steppay_v1_order(
-    p_provider text, p_endpoint text, p_event_type text, p_dedupe_key text,
-    p_body_sha256 text, p_body_length integer, p_payload jsonb,
-    p_signature_valid boolean, p_remote_addr inet, p_warnings text,
-    p_received_at timestamptz,
+    ev payhook.event_in,
     p_order_id text, p_web_hook_type text)
 RETURNS TABLE (event_id bigint, outcome text, detail text)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_old payhook.orders%ROWTYPE;
     v_paid timestamptz := CASE WHEN p_web_hook_type = 'PAYMENT'
-                               THEN coalesce(p_received_at, now()) END;
+                               THEN coalesce(ev.received_at, now()) END;
 BEGIN
     SELECT e.id INTO event_id
-      FROM payhook.event_insert(p_provider, p_endpoint, p_event_type, p_dedupe_key,
-           p_body_sha256, p_body_length, p_payload, p_signature_valid, p_remote_addr,
-           p_warnings, p_received_at, 'applied', NULL) e;
+      FROM payhook.event_insert(ev, 'applied', NULL) e;
 
     INSERT INTO payhook.orders
         (provider, order_id, paid_at, verification, sync_requested_at, last_event_id)
-    VALUES (p_provider, p_order_id, v_paid, 'pending', now(), event_id)
+    VALUES (ev.provider, p_order_id, v_paid, 'pending', now(), event_id)
     ON CONFLICT (provider, order_id) DO NOTHING;
     IF FOUND THEN
         outcome := 'applied';
@@ -280,15 +277,15 @@ BEGIN
                   CASE WHEN v_paid IS NULL THEN ' recorded' ELSE ' paid' END;
     ELSE
         SELECT * INTO v_old FROM payhook.orders o
-         WHERE o.provider = p_provider AND o.order_id = p_order_id FOR UPDATE;
+         WHERE o.provider = ev.provider AND o.order_id = p_order_id FOR UPDATE;
         IF v_old.version IS NOT NULL THEN
             UPDATE payhook.orders o SET sync_requested_at = now()
-             WHERE o.provider = p_provider AND o.order_id = p_order_id;
+             WHERE o.provider = ev.provider AND o.order_id = p_order_id;
             outcome := 'stale';
             detail := 'newer versioned state kept; queued for payhook sync';
         ELSIF v_paid IS NULL OR v_old.paid_at IS NOT NULL THEN
             UPDATE payhook.orders o SET sync_requested_at = now()
-             WHERE o.provider = p_provider AND o.order_id = p_order_id;
+             WHERE o.provider = ev.provider AND o.order_id = p_order_id;
             outcome := 'duplicate';
             detail := CASE WHEN v_old.paid_at IS NOT NULL
                            THEN 'order ' || p_order_id || ' already paid'
@@ -297,7 +294,7 @@ BEGIN
             UPDATE payhook.orders o
                SET paid_at = v_paid, verification = 'pending', sync_requested_at = now(),
                    last_event_id = event_id, updated_at = now()
-             WHERE o.provider = p_provider AND o.order_id = p_order_id;
+             WHERE o.provider = ev.provider AND o.order_id = p_order_id;
             outcome := 'applied';
             detail := 'order ' || p_order_id || ' paid';
         END IF;
@@ -312,10 +309,7 @@ END $$;
 -- Creates a provisional payment keyed idkey:<idKey> (status NULL) unless a
 -- payment with that idKey exists; never touches orders.
 CREATE FUNCTION payhook.steppay_v1_payment(
-    p_provider text, p_endpoint text, p_event_type text, p_dedupe_key text,
-    p_body_sha256 text, p_body_length integer, p_payload jsonb,
-    p_signature_valid boolean, p_remote_addr inet, p_warnings text,
-    p_received_at timestamptz,
+    ev payhook.event_in,
     p_id_key text, p_order_id text, p_web_hook_type text)
 RETURNS TABLE (event_id bigint, outcome text, detail text)
 LANGUAGE plpgsql AS $$
@@ -323,20 +317,18 @@ DECLARE
     v_old payhook.payments%ROWTYPE;
 BEGIN
     SELECT e.id INTO event_id
-      FROM payhook.event_insert(p_provider, p_endpoint, p_event_type, p_dedupe_key,
-           p_body_sha256, p_body_length, p_payload, p_signature_valid, p_remote_addr,
-           p_warnings, p_received_at, 'applied', NULL) e;
+      FROM payhook.event_insert(ev, 'applied', NULL) e;
 
     -- A v2 Payment that carries this idKey wins over the provisional row.
     SELECT * INTO v_old FROM payhook.payments p
-     WHERE p.provider = p_provider AND p.id_key = p_id_key
+     WHERE p.provider = ev.provider AND p.id_key = p_id_key
      ORDER BY (p.version IS NOT NULL) DESC, p.payment_key
      LIMIT 1 FOR UPDATE;
     IF NOT FOUND THEN
         INSERT INTO payhook.payments
             (provider, payment_key, order_id, id_key, status, web_hook_type,
              verification, sync_requested_at, last_event_id)
-        VALUES (p_provider, 'idkey:' || p_id_key, p_order_id, p_id_key, NULL,
+        VALUES (ev.provider, 'idkey:' || p_id_key, p_order_id, p_id_key, NULL,
                 p_web_hook_type, 'pending', now(), event_id)
         ON CONFLICT (provider, payment_key) DO NOTHING;
         IF FOUND THEN
@@ -347,7 +339,7 @@ BEGIN
         END IF;
         -- Created meanwhile by a concurrent notice: compare with it.
         SELECT * INTO v_old FROM payhook.payments p
-         WHERE p.provider = p_provider AND p.payment_key = 'idkey:' || p_id_key
+         WHERE p.provider = ev.provider AND p.payment_key = 'idkey:' || p_id_key
            FOR UPDATE;
     END IF;
 
