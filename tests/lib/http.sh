@@ -1,53 +1,96 @@
 # Driving a handler (sourced by bash after tap.sh).
+#
+#   http_post URL CONTENT_TYPE BODY_FILE [CURL_ARG...]
+#       POSTs BODY_FILE with curl (never through a proxy, no ~/.curlrc,
+#       10 s at most). Sets HTTP_STATUS (the code; "curl-failed" when
+#       curl could not get an answer), HTTP_BODY, HTTP_HEADERS (the
+#       response headers, CRs removed).
 #   cgi_run BINARY METHOD CONTENT_TYPE BODY_FILE [QUERY_STRING]
-#       runs BINARY as plain CGI with a clean environment plus the
-#       exported PAYHOOK_* variables; CGI_CONTENT_LENGTH overrides the
-#       length (a number, any text, or "none" to leave it unset);
-#       CGI_REMOTE_ADDR the client address (default 127.0.0.1);
-#       HTTP_X_FORWARDED_FOR is passed on when set;
-#       PH_TEST_WRAPPER (e.g. valgrind ...) is put in front of BINARY.
-#       Sets CGI_STATUS, CGI_HEADERS, CGI_BODY, CGI_STDERR,
-#       CGI_STDERR_FILE, CGI_EXIT.
-#   http_post URL CONTENT_TYPE BODY_FILE
-#       sets HTTP_STATUS and HTTP_BODY.
+#       runs BINARY as plain CGI: env -i plus REQUEST_METHOD, QUERY_STRING,
+#       CONTENT_TYPE (unless empty), CONTENT_LENGTH (BODY_FILE's size),
+#       REMOTE_ADDR, GATEWAY_INTERFACE=CGI/1.1, SERVER_PROTOCOL=HTTP/1.1,
+#       PATH, every exported PAYHOOK_* variable, HTTP_X_FORWARDED_FOR,
+#       ASAN_OPTIONS and UBSAN_OPTIONS when set; stdin is BODY_FILE (a
+#       file, never a socket). Optional settings, e.g.
+#       `CGI_CONTENT_LENGTH=500 cgi_run ...`:
+#         CGI_CONTENT_LENGTH  the CONTENT_LENGTH to claim (any text), or
+#                             "none" to leave it unset
+#         CGI_REMOTE_ADDR     the client address (default 127.0.0.1)
+#         PH_TEST_WRAPPER     a command put in front of BINARY (valgrind ...)
+#         CGI_TIMEOUT         seconds before the handler is killed (60)
+#       Sets CGI_STATUS (the number from "Status: NNN ...", 200 without
+#       one; "exit-N" when the handler exited N != 0, so that a crash
+#       never passes for an answer), CGI_HEADERS (the header lines, CRs
+#       removed), CGI_BODY (after the first empty line, CRLF or LF),
+#       CGI_STDERR, CGI_EXIT, and the files CGI_STDOUT_FILE (the raw
+#       reply) and CGI_STDERR_FILE. As with any $(...), trailing
+#       newlines of CGI_BODY and CGI_STDERR are dropped.
+
+# shellcheck disable=SC2034 # globals set for the caller
+declare -F ph_on_exit >/dev/null || . "${BASH_SOURCE[0]%/*}/tap.sh"
+
+# curl run by a test (also directly) never goes through a proxy to 127.0.0.1.
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
+export no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
 
 ph_http_dir=$(mktemp -d /tmp/payhook-http.XXXXXX)
 ph_on_exit rm -rf "$ph_http_dir"
 
 cgi_run() {
-	local bin=$1 method=$2 ctype=$3 file=$4 query=${5:-} len
-	local -a env=(REQUEST_METHOD="$method" QUERY_STRING="$query" GATEWAY_INTERFACE=CGI/1.1
+	local bin=$1 method=$2 ctype=$3 file=$4 query=${5:-} len var
+	local -a env
+	if [ ! -r "$file" ]; then
+		diag "cgi_run: cannot read body file '$file'"
+		return 1
+	fi
+	env=(REQUEST_METHOD="$method" QUERY_STRING="$query" GATEWAY_INTERFACE=CGI/1.1
 		SERVER_PROTOCOL=HTTP/1.1 REMOTE_ADDR="${CGI_REMOTE_ADDR:-127.0.0.1}"
 		PATH="$PATH")
-	[ -n "$ctype" ] && env+=(CONTENT_TYPE="$ctype")
-	[ -n "${HTTP_X_FORWARDED_FOR:-}" ] && env+=(HTTP_X_FORWARDED_FOR="$HTTP_X_FORWARDED_FOR")
-	len=${CGI_CONTENT_LENGTH:-$(wc -c < "$file")}
-	[ "$len" != none ] && env+=(CONTENT_LENGTH="$len")
+	[ -z "$ctype" ] || env+=(CONTENT_TYPE="$ctype")
+	if [ -n "${CGI_CONTENT_LENGTH:-}" ]; then
+		len=$CGI_CONTENT_LENGTH
+	else
+		len=$(wc -c <"$file")
+		len=${len//[[:space:]]/}
+	fi
+	[ "$len" = none ] || env+=(CONTENT_LENGTH="$len")
+	[ -z "${HTTP_X_FORWARDED_FOR:-}" ] || env+=(HTTP_X_FORWARDED_FOR="$HTTP_X_FORWARDED_FOR")
 	while IFS= read -r var; do
 		env+=("$var=${!var}")
 	done < <(compgen -e | grep '^PAYHOOK_' || true)
-	[ -n "${ASAN_OPTIONS:-}" ] && env+=(ASAN_OPTIONS="$ASAN_OPTIONS")
-	[ -n "${UBSAN_OPTIONS:-}" ] && env+=(UBSAN_OPTIONS="$UBSAN_OPTIONS")
-	CGI_STDERR_FILE="$ph_http_dir/stderr"
-	set +e
+	[ -z "${ASAN_OPTIONS:-}" ] || env+=(ASAN_OPTIONS="$ASAN_OPTIONS")
+	[ -z "${UBSAN_OPTIONS:-}" ] || env+=(UBSAN_OPTIONS="$UBSAN_OPTIONS")
+	CGI_STDOUT_FILE=$ph_http_dir/cgi-stdout
+	CGI_STDERR_FILE=$ph_http_dir/cgi-stderr
 	# shellcheck disable=SC2086
-	env -i "${env[@]}" ${PH_TEST_WRAPPER:-} "$bin" < "$file" > "$ph_http_dir/stdout" 2> "$CGI_STDERR_FILE"
-	CGI_EXIT=$?
-	set -e
+	timeout -k 5 "${CGI_TIMEOUT:-60}" env -i "${env[@]}" ${PH_TEST_WRAPPER:-} "$bin" \
+		<"$file" >"$CGI_STDOUT_FILE" 2>"$CGI_STDERR_FILE" && CGI_EXIT=0 || CGI_EXIT=$?
 	CGI_STDERR=$(cat "$CGI_STDERR_FILE")
 	# Headers end at the first empty line (CRLF or LF).
-	CGI_HEADERS=$(sed -e 's/\r$//' -e '/^$/q' "$ph_http_dir/stdout")
-	CGI_BODY=$(sed -e '1,/^\r\{0,1\}$/d' "$ph_http_dir/stdout")
-	CGI_STATUS=$(printf '%s\n' "$CGI_HEADERS" | sed -n 's/^Status: \([0-9]*\).*/\1/p')
+	CGI_HEADERS=$(sed -e 's/\r$//' -e '/^$/,$d' "$CGI_STDOUT_FILE")
+	CGI_BODY=$(awk 'body { print; next } /^\r?$/ { body = 1 }' "$CGI_STDOUT_FILE")
+	CGI_STATUS=$(printf '%s\n' "$CGI_HEADERS" | sed -n 's/^[Ss][Tt][Aa][Tt][Uu][Ss]:[ \t]*\([0-9][0-9][0-9]\).*/\1/p' | head -n 1)
 	CGI_STATUS=${CGI_STATUS:-200}
 	if [ "$CGI_EXIT" != 0 ]; then
+		[ "$CGI_EXIT" != 124 ] || diag "cgi_run: $bin killed after ${CGI_TIMEOUT:-60} s"
 		diag "handler exited $CGI_EXIT: $CGI_STDERR"
 		CGI_STATUS="exit-$CGI_EXIT"
 	fi
+	return 0
 }
 
 http_post() {
-	HTTP_STATUS=$(curl -sS -o "$ph_http_dir/http-body" -w '%{http_code}' --max-time 10 \
-		-H "Content-Type: $2" --data-binary "@$3" "$1") || HTTP_STATUS=curl-failed
+	local url=$1 ctype=$2 file=$3
+	shift 3
+	rm -f "$ph_http_dir/http-body" "$ph_http_dir/http-headers"
+	HTTP_STATUS=$(curl -q -sS --noproxy '*' --max-time 10 -o "$ph_http_dir/http-body" \
+		-D "$ph_http_dir/http-headers" -w '%{http_code}' \
+		-H "Content-Type: $ctype" --data-binary "@$file" "$@" "$url" \
+		2>"$ph_http_dir/curl-stderr") || {
+		diag "curl: $(cat "$ph_http_dir/curl-stderr")"
+		HTTP_STATUS=curl-failed
+	}
 	HTTP_BODY=$(cat "$ph_http_dir/http-body" 2>/dev/null || true)
+	HTTP_HEADERS=$(tr -d '\r' <"$ph_http_dir/http-headers" 2>/dev/null || true)
+	return 0
 }
