@@ -63,18 +63,6 @@ ph_utf8_valid(const unsigned char *s, size_t len)
 	return true;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes src[0..len) into dst, at most max bytes. *outlen is the decoded
  * length; on failure *at is the offset in src of the offending byte. dst
  * is not terminated. Raw NUL bytes were refused before. */
@@ -92,8 +80,8 @@ decode(const char *src, size_t len, char *dst, size_t max, size_t *outlen,
 		if (c == '+')
 			c = ' ';
 		else if (c == '%') {
-			if (len - i < 3 || (hi = hexval(src[i + 1])) < 0 ||
-			    (lo = hexval(src[i + 2])) < 0)
+			if (len - i < 3 || (hi = ph_hex_digit((unsigned char)src[i + 1])) < 0 ||
+			    (lo = ph_hex_digit((unsigned char)src[i + 2])) < 0)
 				return DECODE_ESCAPE;
 			if (hi == 0 && lo == 0)
 				return DECODE_NUL;

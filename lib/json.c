@@ -9,74 +9,21 @@
 #include "json.h"
 #include "util.h"
 
-static enum ph_err
-check_string(size_t len, const char *what, char *err, size_t errlen)
-{
-	if (len > PH_JSON_MAX_STRING)
-		return ph_fail(err, errlen, PH_EBADREQ,
-		    "%s longer than %d bytes", what, PH_JSON_MAX_STRING);
-	return PH_OK;
-}
-
-/* Size limits over a parsed tree; nesting depth was bounded by the
- * scanner (JSON) or is flat (forms), so the recursion is bounded too. */
-static enum ph_err
-check_tree(struct json_object *o, char *err, size_t errlen)
-{
-	enum ph_err e;
-
-	switch (json_object_get_type(o)) {
-	case json_type_string:
-		return check_string((size_t)json_object_get_string_len(o), "a JSON string",
-		    err, errlen);
-	case json_type_array: {
-		size_t i, n = json_object_array_length(o);
-
-		if (n > PH_JSON_MAX_ARRAY)
-			return ph_fail(err, errlen, PH_EBADREQ,
-			    "JSON array longer than %d elements", PH_JSON_MAX_ARRAY);
-		for (i = 0; i < n; i++) {
-			e = check_tree(json_object_array_get_idx(o, i), err, errlen);
-			if (e != PH_OK)
-				return e;
-		}
-		return PH_OK;
-	}
-	case json_type_object: {
-		if (json_object_object_length(o) > PH_JSON_MAX_MEMBERS)
-			return ph_fail(err, errlen, PH_EBADREQ,
-			    "JSON object with more than %d members", PH_JSON_MAX_MEMBERS);
-		json_object_object_foreach(o, key, val) {
-			e = check_string(strlen(key), "a JSON key", err, errlen);
-			if (e != PH_OK)
-				return e;
-			e = check_tree(val, err, errlen);
-			if (e != PH_OK)
-				return e;
-		}
-		return PH_OK;
-	}
-	default:
-		return PH_OK;
-	}
-}
-
-enum ph_err
-ph_json_check(struct json_object *obj, char *err, size_t errlen)
-{
-	return check_tree(obj, err, errlen);
-}
+#define PH_STR_(x) #x
+#define PH_STR(x) PH_STR_(x)
 
 /* A strict RFC 8259 scanner run before json-c, whose "strict" mode still
  * takes single quotes, NaN, raw control characters and "1." -- all of
  * which PostgreSQL's jsonb refuses. Accepting exactly what jsonb accepts
  * means a body that passes here is never lost to a cast error later. It
- * also refuses \u0000 and unpaired surrogates (jsonb cannot hold them)
- * and counts nesting. */
+ * also refuses \u0000 and unpaired surrogates (jsonb cannot hold them),
+ * and enforces every size limit of json.h in the same pass, so the parsed
+ * tree needs no second walk. */
 struct scan {
 	const unsigned char *p, *start, *end;
 	int depth;
 	const char *why;
+	bool over_limit;   /* why names a limit, not a syntax error */
 };
 
 static void
@@ -94,34 +41,40 @@ scan_fail(struct scan *s, const char *why)
 	return false;
 }
 
+static bool
+scan_limit(struct scan *s, const char *why)
+{
+	s->over_limit = true;
+	return scan_fail(s, why);
+}
+
 static int
 hex4(const unsigned char *p)
 {
 	int i, v = 0;
 
 	for (i = 0; i < 4; i++) {
-		int c = p[i], d;
+		int d = ph_hex_digit(p[i]);
 
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
+		if (d < 0)
 			return -1;
 		v = v * 16 + d;
 	}
 	return v;
 }
 
+/* Scans a string, counting its decoded bytes against PH_JSON_MAX_STRING. */
 static bool
 scan_string(struct scan *s)
 {
+	size_t decoded = 0;
+
 	s->p++; /* the opening quote */
 	while (s->p < s->end) {
 		unsigned char c = *s->p;
 
+		if (decoded > PH_JSON_MAX_STRING)
+			return scan_limit(s, "string longer than " PH_STR(PH_JSON_MAX_STRING) " bytes");
 		if (c == '"') {
 			s->p++;
 			return true;
@@ -130,6 +83,7 @@ scan_string(struct scan *s)
 			return scan_fail(s, "control character in a string");
 		if (c != '\\') {
 			s->p++;
+			decoded++;
 			continue;
 		}
 		if (s->end - s->p < 2)
@@ -145,6 +99,7 @@ scan_string(struct scan *s)
 			if (cp >= 0xdc00 && cp <= 0xdfff)
 				return scan_fail(s, "unpaired surrogate in a string");
 			s->p += 6;
+			decoded += cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
 			if (cp >= 0xd800 && cp <= 0xdbff) {
 				int lo;
 
@@ -152,12 +107,15 @@ scan_string(struct scan *s)
 				    (lo = hex4(s->p + 2)) < 0xdc00 || lo > 0xdfff)
 					return scan_fail(s, "unpaired surrogate in a string");
 				s->p += 6;
+				decoded++; /* a pair is 4 bytes of UTF-8 */
 			}
 			continue;
 		}
-		if (strchr("\"\\/bfnrt", c) == NULL || c == '\0')
+		/* strchr() finds the terminator for c == '\0'. */
+		if (c == '\0' || strchr("\"\\/bfnrt", c) == NULL)
 			return scan_fail(s, "bad escape in a string");
 		s->p += 2;
+		decoded++;
 	}
 	return scan_fail(s, "unterminated string");
 }
@@ -214,6 +172,7 @@ static bool
 scan_container(struct scan *s, unsigned char open)
 {
 	unsigned char close = open == '{' ? '}' : ']';
+	size_t count = 0;
 
 	if (++s->depth > PH_JSON_MAX_DEPTH)
 		return scan_fail(s, "nested too deep");
@@ -225,6 +184,10 @@ scan_container(struct scan *s, unsigned char open)
 		return true;
 	}
 	for (;;) {
+		if (++count > (open == '{' ? PH_JSON_MAX_MEMBERS : PH_JSON_MAX_ARRAY))
+			return scan_limit(s, open == '{' ?
+			    "object with more than " PH_STR(PH_JSON_MAX_MEMBERS) " members" :
+			    "array longer than " PH_STR(PH_JSON_MAX_ARRAY) " elements");
 		if (open == '{') {
 			if (s->p >= s->end || *s->p != '"')
 				return scan_fail(s, "expected a member name");
@@ -285,7 +248,6 @@ ph_json_parse(const char *body, size_t len, struct json_object **out,
 	struct json_tokener *tok;
 	struct json_object *obj = NULL;
 	enum json_tokener_error jerr;
-	enum ph_err e;
 
 	*out = NULL;
 	if (len == 0)
@@ -301,6 +263,7 @@ ph_json_parse(const char *body, size_t len, struct json_object **out,
 	s.end = s.p + len;
 	s.depth = 0;
 	s.why = NULL;
+	s.over_limit = false;
 	skip_ws(&s);
 	if (s.p >= s.end || *s.p != '{')
 		return ph_fail(err, errlen, PH_EBADREQ, "body is not a JSON object");
@@ -310,7 +273,8 @@ ph_json_parse(const char *body, size_t len, struct json_object **out,
 			scan_fail(&s, "extra data after the object");
 	}
 	if (s.why != NULL)
-		return ph_fail(err, errlen, PH_EBADREQ, "malformed JSON at byte %zu: %s",
+		return ph_fail(err, errlen, PH_EBADREQ, "%s at byte %zu: %s",
+		    s.over_limit ? "JSON over a limit" : "malformed JSON",
 		    (size_t)(s.p - s.start), s.why);
 
 	/* json-c counts scalars as a level too: give it room; the scanner
@@ -326,11 +290,6 @@ ph_json_parse(const char *body, size_t len, struct json_object **out,
 		json_object_put(obj);
 		return ph_fail(err, errlen, PH_EBADREQ, "malformed JSON: %s",
 		    json_tokener_error_desc(jerr));
-	}
-	e = check_tree(obj, err, errlen);
-	if (e != PH_OK) {
-		json_object_put(obj);
-		return e;
 	}
 	*out = obj;
 	return PH_OK;

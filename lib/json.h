@@ -23,10 +23,6 @@
 enum ph_err ph_json_parse(const char *body, size_t len,
     struct json_object **out, char *err, size_t errlen);
 
-/* Checks a tree built elsewhere (a form body) against the same size
- * limits. */
-enum ph_err ph_json_check(struct json_object *obj, char *err, size_t errlen);
-
 enum ph_field {
 	PH_REQUIRED,
 	PH_OPTIONAL

@@ -54,6 +54,18 @@ ph_parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return true;
 }
 
+int
+ph_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 size_t
 ph_strlcpy(char *dst, const char *src, size_t size)
 {

@@ -21,6 +21,9 @@ bool ph_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
  * blanks, no leading '+'), at most max. Returns false on anything else. */
 bool ph_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
+/* The value of a hexadecimal digit (either case), or -1. */
+int ph_hex_digit(int c);
+
 /* Copies at most size-1 bytes and always terminates; returns strlen(src). */
 size_t ph_strlcpy(char *dst, const char *src, size_t size);
 

@@ -113,6 +113,35 @@ main(void)
 	}
 	free(big);
 
+	big = malloc(PH_JSON_MAX_MEMBERS * 16 + 16);
+	for (int extra = 0; extra <= 1; extra++) {
+		size_t n = 0, count = (size_t)PH_JSON_MAX_MEMBERS + (size_t)extra;
+
+		big[n++] = '{';
+		for (i = 0; i < count; i++)
+			n += (size_t)sprintf(big + n, "\"k%zu\":1%s", i, i + 1 < count ? "," : "}");
+		is_int(parse(big, n), extra ? PH_EBADREQ : PH_OK,
+		    extra ? "members one past the limit refused" : "members at the limit accepted");
+	}
+	free(big);
+
+	/* The string limit counts decoded bytes: \u00e9 is two. */
+	big = malloc(PH_JSON_MAX_STRING * 3 + 16);
+	for (int extra = 0; extra <= 1; extra++) {
+		size_t n = 0, k, pairs = PH_JSON_MAX_STRING / 2;
+
+		n += (size_t)sprintf(big, "{\"a\":\"");
+		for (k = 0; k < pairs; k++)
+			n += (size_t)sprintf(big + n, "\\u00e9");
+		if (extra)
+			big[n++] = 'x';
+		n += (size_t)sprintf(big + n, "\"}");
+		is_int(parse(big, n), extra ? PH_EBADREQ : PH_OK, extra ?
+		    "escaped string one byte past the limit refused" :
+		    "escaped string at the limit (decoded) accepted");
+	}
+	free(big);
+
 	ok(ph_json_parse(sample, strlen(sample), &o, err, sizeof err) == PH_OK, "sample parses");
 	is_int(ph_json_integer_id(o, "id", id, sizeof id, err, sizeof err), PH_OK, "integer id");
 	is_str(id, "4021", "integer id text");
