@@ -38,6 +38,15 @@ parse_addr(const char *s, int *family, unsigned char addr[16])
 	return inet_pton(AF_INET6, s, addr) == 1;
 }
 
+bool
+ph_ip_address_valid(const char *s)
+{
+	unsigned char addr[16];
+	int family;
+
+	return s != NULL && parse_addr(s, &family, addr);
+}
+
 static bool
 is_v4_mapped(int family, const unsigned char addr[16])
 {

@@ -45,4 +45,8 @@ enum ph_err ph_cidr_list_parse(const char *spec, struct ph_cidr_list *out,
  * brackets) gives false. */
 bool ph_cidr_list_match(const struct ph_cidr_list *list, const char *addr);
 
+/* True when s is a textual IPv4 or IPv6 address (what PostgreSQL's inet
+ * will take for a client address). */
+bool ph_ip_address_valid(const char *s);
+
 #endif

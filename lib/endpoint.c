@@ -8,10 +8,10 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <json-c/json.h>
 
+#include "cidr.h"
 #include "endpoint.h"
 #include "form.h"
 #include "json.h"
@@ -92,14 +92,6 @@ static void
 finish_error(struct ph_ctx *ctx, enum ph_err e, const char *msg)
 {
 	finish(ctx, ph_err_http_status(e), ph_err_name(e), 0, msg);
-}
-
-static bool
-is_ip_address(const char *s)
-{
-	unsigned char buf[16];
-
-	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
 /* Decodes the body by its media type: a form becomes a JSON object of its
@@ -195,7 +187,7 @@ handle(struct ph_ctx *ctx)
 		finish_error(ctx, e, err);
 		return;
 	}
-	ctx->d.remote_addr = is_ip_address(ctx->req.remote_addr) ? ctx->req.remote_addr : NULL;
+	ctx->d.remote_addr = ph_ip_address_valid(ctx->req.remote_addr) ? ctx->req.remote_addr : NULL;
 	ctx->d.body_len = ctx->req.body_len;
 	ph_sha256_hex(ctx->req.body, ctx->req.body_len, ctx->d.body_sha256);
 

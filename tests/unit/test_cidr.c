@@ -178,5 +178,9 @@ main(void)
 	ok(!match("01.2.3.4"), "leading zero (octal-looking) does not match");
 	ok(!ph_cidr_list_match(&list, NULL), "NULL address does not match");
 	ok(!ph_cidr_list_match(NULL, "1.2.3.4"), "NULL list matches nothing");
+	ok(ph_ip_address_valid("203.0.113.9") && ph_ip_address_valid("2001:db8::1"),
+	    "textual addresses are valid");
+	ok(!ph_ip_address_valid("") && !ph_ip_address_valid("unix:") &&
+	    !ph_ip_address_valid("10.0.0.0/8"), "anything else is not an address");
 	return done_testing();
 }
