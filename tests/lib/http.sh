@@ -9,7 +9,7 @@
 #       runs BINARY as plain CGI: env -i plus REQUEST_METHOD, QUERY_STRING,
 #       CONTENT_TYPE (unless empty), CONTENT_LENGTH (BODY_FILE's size),
 #       REMOTE_ADDR, GATEWAY_INTERFACE=CGI/1.1, SERVER_PROTOCOL=HTTP/1.1,
-#       PATH, every exported PAYHOOK_* variable, HTTP_X_FORWARDED_FOR,
+#       PATH, every exported PAYHOOK_* and HTTP_* (request header) variable,
 #       ASAN_OPTIONS and UBSAN_OPTIONS when set; stdin is BODY_FILE (a
 #       file, never a socket). Optional settings, e.g.
 #       `CGI_CONTENT_LENGTH=500 cgi_run ...`:
@@ -54,10 +54,11 @@ cgi_run() {
 		len=${len//[[:space:]]/}
 	fi
 	[ "$len" = none ] || env+=(CONTENT_LENGTH="$len")
-	[ -z "${HTTP_X_FORWARDED_FOR:-}" ] || env+=(HTTP_X_FORWARDED_FOR="$HTTP_X_FORWARDED_FOR")
+	# Request headers (HTTP_X_FORWARDED_FOR, HTTP_STEPPAY_SIGNATURE, ...)
+	# and payhook's settings pass through from the test's environment.
 	while IFS= read -r var; do
 		env+=("$var=${!var}")
-	done < <(compgen -e | grep '^PAYHOOK_' || true)
+	done < <(compgen -e | grep -E '^(PAYHOOK_|HTTP_[A-Z0-9_]+$)' | grep -v '^HTTP_PROXY$' || true)
 	[ -z "${ASAN_OPTIONS:-}" ] || env+=(ASAN_OPTIONS="$ASAN_OPTIONS")
 	[ -z "${UBSAN_OPTIONS:-}" ] || env+=(UBSAN_OPTIONS="$UBSAN_OPTIONS")
 	CGI_STDOUT_FILE=$ph_http_dir/cgi-stdout
