@@ -45,6 +45,9 @@ struct ph_delivery {
 	enum ph_tristate signature_valid;   /* PH_NULL: provider signs nothing */
 	const char *remote_addr;
 	char received_at[40];               /* ISO 8601 with offset */
+	long long received_unix;            /* the same, in Unix seconds */
+	const char *timezone;               /* provider_timezone: zone of
+	                                     * provider times without offset */
 	char warnings[PH_WARNINGS_MAX];     /* "" or lines joined by \n */
 
 	/* What to apply: NULL for an event that is only recorded. */

@@ -45,8 +45,9 @@ install_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 }
 
+/* Stamps the delivery with the time it was received. */
 static void
-now_iso8601(char *buf, size_t len)
+stamp_received(struct ph_delivery *d)
 {
 	struct timeval tv;
 	struct tm tm;
@@ -55,7 +56,8 @@ now_iso8601(char *buf, size_t len)
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%06ldZ", base, (long)tv.tv_usec);
+	snprintf(d->received_at, sizeof d->received_at, "%s.%06ldZ", base, (long)tv.tv_usec);
+	d->received_unix = (long long)tv.tv_sec;
 }
 
 /* Answers and logs; msg is the reason for an error reply. */
@@ -170,7 +172,7 @@ handle(struct ph_ctx *ctx)
 	ph_delivery_reset(&ctx->d);
 	ctx->d.provider = ep->provider;
 	ctx->d.endpoint = ep->policy.endpoint;
-	now_iso8601(ctx->d.received_at, sizeof ctx->d.received_at);
+	stamp_received(&ctx->d);
 
 	/* Under Apache, SetEnv reaches a FastCGI handler as a request
 	 * parameter rather than in its environment. */
@@ -182,6 +184,7 @@ handle(struct ph_ctx *ctx)
 		finish_error(ctx, PH_ECONFIG, err);
 		return;
 	}
+	ctx->d.timezone = ph_config_get(ctx->cfg, PH_CONF_PROVIDER_TIMEZONE);
 	e = ph_request_check(&ctx->req, ctx->cfg, &ep->policy, err, sizeof err);
 	if (e != PH_OK) {
 		finish_error(ctx, e, err);

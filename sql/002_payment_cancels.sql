@@ -6,7 +6,8 @@
 -- cancel_key is those two joined by '/', amount the cumulative total.
 --
 -- Rows are only ever added (ON CONFLICT DO NOTHING), so the set does not
--- depend on the order in which the deliveries that mention them arrive.
+-- depend on the order in which the deliveries that mention them arrive;
+-- received_at (when the first of them came) is the only column that does.
 CREATE TABLE payhook.payment_cancels (
     provider      text NOT NULL,
     payment_key   text NOT NULL,
@@ -15,8 +16,7 @@ CREATE TABLE payhook.payment_cancels (
     cancelled_at  timestamptz,
     reason        text,
     data          jsonb,
-    event_id      bigint,
-    created_at    timestamptz NOT NULL DEFAULT now(),
+    received_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (provider, payment_key, cancel_key)
 );
 CREATE INDEX payment_cancels_cancelled_at ON payhook.payment_cancels (cancelled_at);

@@ -125,7 +125,7 @@ is "$CGI_BODY" "applied" "order notice applied"
 paid=$(psql_q "SELECT paid_at FROM payhook.orders WHERE order_id = '90417'")
 ok "order paid_at set" test -n "$paid"
 is "$(psql_q "SELECT (paid_at = e.received_at) || ' ' || verification FROM payhook.orders o
-	JOIN payhook.webhook_events e ON e.id = o.last_event_id WHERE order_id = '90417'")" \
+	JOIN payhook.webhook_events e ON e.body_sha256 = o.source_sha256 WHERE order_id = '90417'")" \
 	"true pending" "paid_at is the time received; verification pending"
 send "$P/order-paid.json"
 is "$CGI_BODY" "duplicate" "order notice again: duplicate"
