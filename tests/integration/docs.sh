@@ -14,6 +14,13 @@ for cmd in migrate check-config; do
 	ok "payhook(1) documents $cmd" grep -q "^\.It Cm $cmd" "$top_srcdir/doc/payhook.1"
 done
 
+# Every handler has --help and an entry in payhook(1).
+for h in "$top_builddir"/cgi-bin/*.fcgi; do
+	name=${h##*/}
+	like "$("$h" --help)" "usage: .*$name" "$name --help"
+	ok "payhook(1) documents $name" grep -q "^\.It Nm $name" "$top_srcdir/doc/payhook.1"
+done
+
 # Every configuration key is in payhook.conf(5) and the example file.
 keys=$(sed -n 's/^\t\[PH_CONF_[A-Z0-9_]*\] = {"\([a-z0-9_]*\)".*/\1/p' "$top_srcdir/lib/conf.c")
 n=$(echo "$keys" | wc -l)
