@@ -336,6 +336,30 @@ origin_name(enum ph_conf_origin o)
 	return o == PH_ORIGIN_FILE ? "file" : o == PH_ORIGIN_ENV ? "environment" : "default";
 }
 
+/* provider_timezone must be a zone the database knows: StepPay's times
+ * are converted there, and an unknown zone would fail every delivery. */
+static bool
+timezone_known(PGconn *conn, const char *tz)
+{
+	const char *params[1] = {tz != NULL ? tz : "UTC"};
+	PGresult *r;
+	bool ok = true;
+
+	r = PQexecParams(conn, "SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name = $1 "
+	    "UNION ALL SELECT 1 FROM pg_catalog.pg_timezone_abbrevs WHERE abbrev = $1",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		/* Not the merchant's mistake: say so, but do not fail on it. */
+		printf("# warning: cannot check provider_timezone: %s", PQerrorMessage(conn));
+	} else if (PQntuples(r) == 0) {
+		printf("# error: provider_timezone '%s' is not a time zone the database knows "
+		    "(try Asia/Seoul or UTC)\n", params[0]);
+		ok = false;
+	}
+	PQclear(r);
+	return ok;
+}
+
 static int
 cmd_check_config(const struct cmd *self, int argc, char **argv)
 {
@@ -393,6 +417,8 @@ cmd_check_config(const struct cmd *self, int argc, char **argv)
 				status = 1;
 			} else if (super)
 				printf("# warning: a role that can only write payhook's tables is safer\n");
+			if (!timezone_known(conn, ph_config_get(cfg, PH_CONF_PROVIDER_TIMEZONE)))
+				status = 1;
 			PQfinish(conn);
 		}
 	}

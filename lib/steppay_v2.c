@@ -16,6 +16,9 @@
 #include "util.h"
 
 #define PH_STEPPAY_V2_TS_MAX 20   /* digits of the header's timestamp */
+/* The last second PostgreSQL's to_char still writes with four digits
+ * (9999-12-31T23:59:59Z): versions compare as text. */
+#define PH_STEPPAY_V2_MAX_TIMESTAMP 253402300799LL
 
 /* ---- signature ---------------------------------------------------------- */
 
@@ -188,8 +191,8 @@ authenticate(struct ph_ctx *ctx, char *err, size_t errlen)
 			ctx->d.signature_valid = PH_NULL;
 		return e;
 	}
-	if (max_age > 0 && ctx->d.received_unix > 0 &&
-	    ts + max_age < (uint64_t)ctx->d.received_unix)
+	if (max_age > 0 && (uint64_t)ctx->d.received_unix > max_age &&
+	    ts < (uint64_t)ctx->d.received_unix - max_age)
 		return ph_fail(err, errlen, PH_EAUTH,
 		    "Steppay-Signature timestamp older than steppay_v2_max_age (%lus)", max_age);
 	ctx->d.signature_valid = PH_TRUE;
@@ -470,9 +473,10 @@ parse_snapshot(const struct schema *sc, struct json_object *body, struct ph_deli
 	int64_t t;
 
 	if (!json_object_object_get_ex(body, "timestamp", &ts) ||
-	    !json_object_is_type(ts, json_type_int) || (t = json_object_get_int64(ts)) < 0)
+	    !json_object_is_type(ts, json_type_int) || (t = json_object_get_int64(ts)) < 0 ||
+	    t > PH_STEPPAY_V2_MAX_TIMESTAMP)
 		return ph_fail(err, errlen, PH_EBADREQ,
-		    "field 'timestamp' missing or not a non-negative integer");
+		    "field 'timestamp' missing or not Unix seconds");
 	snprintf(tsbuf, sizeof tsbuf, "%lld", (long long)t);
 	if (!json_object_object_get_ex(body, "data", &data) ||
 	    !json_object_is_type(data, json_type_object))

@@ -59,6 +59,11 @@ like "$out" "max_body_bytes += 2048 +# file" "check-config shows a value and whe
 like "$out" "steppay_v1_token += \(set, not shown\)" "check-config hides secrets"
 ok "check-config never prints the secret" sh -c "! printf '%s' \"\$1\" | grep -q hidden-" sh "$out"
 like "$out" "database: connected as postgres \(superuser\)" "check-config tries the database"
+out=$(PAYHOOK_CONFIG="$work/cc.conf" PAYHOOK_PROVIDER_TIMEZONE=Mars/Olympus "$PAYHOOK" check-config 2>&1) && rc=0 || rc=$?
+is "$rc" "1" "check-config: a time zone the database does not know exits 1"
+like "$out" "provider_timezone 'Mars/Olympus' is not a time zone the database knows" "and says so"
+out=$(PAYHOOK_CONFIG="$work/cc.conf" PAYHOOK_PROVIDER_TIMEZONE=Asia/Seoul "$PAYHOOK" check-config 2>&1) && rc=0 || rc=$?
+is "$rc" "0" "check-config: Asia/Seoul is fine"
 out=$(PAYHOOK_CONFIG="$work/cc.conf" PAYHOOK_MAX_BODY_BYTES=lots "$PAYHOOK" check-config 2>&1) && rc=0 || rc=$?
 is "$rc" "1" "check-config: a bad value exits 1"
 like "$out" "PAYHOOK_MAX_BODY_BYTES: expected a number of bytes" "check-config names the bad variable"

@@ -295,6 +295,10 @@ bad "no data.id" '{"timestamp":1795000000,"event":"order.updated","data":{"code"
 bad "data.id not an integer" '{"timestamp":1795000000,"event":"order.updated","data":{"id":"7a"}}' \
 	400 "'id' must be an integer"
 bad "no timestamp" '{"event":"customer.updated","data":{"id":5}}' 400 "timestamp"
+bad "timestamp beyond year 9999" '{"timestamp":253402300800,"event":"customer.updated","data":{"id":5}}' \
+	400 "timestamp"
+bad "timestamp a string" '{"timestamp":"1795000000","event":"customer.updated","data":{"id":5}}' \
+	400 "timestamp"
 bad "data not an object" '{"timestamp":1795000000,"event":"customer.updated","data":[1]}' 400 "data"
 bad "no event" '{"timestamp":1795000000,"data":{"id":5}}' 400 "event"
 bad "an item without its id" \
