@@ -272,6 +272,7 @@ struct enum_field {
 /* How a schema's snapshot is checked and keyed. */
 struct schema {
 	const char *name;              /* "Order": in messages */
+	const char *kind;              /* "order": the upsert it goes to */
 	const char *key;               /* natural key in data */
 	bool text_key;                 /* the key may be text (codes, merchant ids) */
 	const char *alt_key;           /* Payment's idKey, else NULL */
@@ -279,11 +280,11 @@ struct schema {
 	const char *items;             /* child array whose elements need ids */
 	const char *item_key;
 	struct enum_field enums[8];    /* ended by a row with field NULL */
-	struct ph_store_action action; /* server-side function in sql/003 */
 };
 
-/* Arguments of every StepPay v2 action, in this order. */
+/* Arguments of payhook.steppay_v2_event, in this order. */
 enum {
+	A_KIND,
 	A_KEY,
 	A_ALT_KEY,
 	A_MODIFIED_AT,
@@ -292,55 +293,52 @@ enum {
 	A__COUNT
 };
 
+/* Every event goes to one server-side function (sql/003_steppay_v2.sql),
+ * which applies the version rule once for all kinds. */
+static const struct ph_store_action event_action = {"payhook.steppay_v2_event", A__COUNT};
+
 static const struct schema order_schema = {
-	"Order", "id", false, NULL, "modifiedAt", "items", "id",
+	"Order", "order", "id", false, NULL, "modifiedAt", "items", "id",
 	{{NULL, "type", order_types}, {"items[]", "type", item_types},
 	 {"items[]", "status", order_item_statuses}, {"items[]", "productType", product_types}},
-	{"payhook.steppay_v2_order", A__COUNT},
 };
 static const struct schema subscription_schema = {
-	"Subscription", "subscriptionId", false, NULL, NULL, "items", "subscriptionItemId",
-	{{NULL, "status", NULL /* shared with v1, see below */}, {NULL, "intervalUnit", intervals},
+	"Subscription", "subscription", "subscriptionId", false, NULL, NULL,
+	"items", "subscriptionItemId",
+	/* NULL values: the statuses v1 knows (ph_steppay_subscription_status_known) */
+	{{NULL, "status", NULL}, {NULL, "intervalUnit", intervals},
 	 {"items[]", "type", item_types}, {"items[]", "priceType", price_types},
 	 {"items[]", "claimMethodType", claim_methods},
 	 {"paymentMethod", "paymentGateway", gateways}},
-	{"payhook.steppay_v2_subscription", A__COUNT},
 };
 static const struct schema usage_schema = {
-	"Usage", "id", false, NULL, NULL, NULL, NULL,
+	"Usage", "usage", "id", false, NULL, NULL, NULL, NULL,
 	{{"recordQuotas[]", "via", usage_via}},
-	{"payhook.steppay_v2_usage", A__COUNT},
 };
 static const struct schema invoice_schema = {
-	"Invoice", "id", false, NULL, NULL, NULL, NULL,
+	"Invoice", "invoice", "id", false, NULL, NULL, NULL, NULL,
 	{{NULL, "status", invoice_statuses}, {NULL, "publishType", publish_types}},
-	{"payhook.steppay_v2_invoice", A__COUNT},
 };
 static const struct schema payment_schema = {
-	"Payment", "paymentId", false, "idKey", NULL, NULL, NULL,
+	"Payment", "payment", "paymentId", false, "idKey", NULL, NULL, NULL,
 	{{NULL, "status", payment_statuses}, {NULL, "paymentGateway", gateways},
 	 {NULL, "paymentMethod", payment_methods}},
-	{"payhook.steppay_v2_payment", A__COUNT},
 };
 static const struct schema customer_schema = {
-	"Customer", "id", false, NULL, NULL, NULL, NULL, {{NULL, NULL, NULL}},
-	{"payhook.steppay_v2_customer", A__COUNT},
+	"Customer", "customer", "id", false, NULL, NULL, NULL, NULL, {{NULL, NULL, NULL}},
 };
 static const struct schema product_schema = {
-	"Product", "code", true, NULL, "modifiedAt", NULL, NULL,
+	"Product", "product", "code", true, NULL, "modifiedAt", NULL, NULL,
 	{{NULL, "type", product_types}, {NULL, "status", product_statuses},
 	 {NULL, "demoPeriodUnit", intervals}},
-	{"payhook.steppay_v2_product", A__COUNT},
 };
 static const struct schema price_schema = {
-	"Price", "priceCode", true, NULL, "modifiedAt", NULL, NULL,
+	"Price", "price", "priceCode", true, NULL, "modifiedAt", NULL, NULL,
 	{{NULL, "type", price_types}, {NULL, "membershipExpirationDateType", intervals}},
-	{"payhook.steppay_v2_price", A__COUNT},
 };
 static const struct schema cover_schema = {
-	"Cover", "id", true, NULL, NULL, NULL, NULL,
+	"Cover", "cover", "id", true, NULL, NULL, NULL, NULL,
 	{{NULL, "messageType", cover_messages}},
-	{"payhook.steppay_v2_cover", A__COUNT},
 };
 
 bool
@@ -507,11 +505,12 @@ parse_snapshot(const struct schema *sc, struct json_object *body, struct ph_deli
 		return e;
 	check_enums(d, sc, data);
 
+	d->arg[A_KIND] = sc->kind;
 	d->arg[A_KEY] = ph_delivery_keep(d, key);
 	d->arg[A_ALT_KEY] = alt[0] != '\0' ? ph_delivery_keep(d, alt) : NULL;
 	d->arg[A_MODIFIED_AT] = modified != NULL ? ph_delivery_keep(d, modified) : NULL;
 	d->arg[A_TIMESTAMP] = ph_delivery_keep(d, tsbuf);
-	d->arg[A_TIMEZONE] = d->timezone;
+	d->arg[A_TIMEZONE] = d->timezone != NULL ? d->timezone : "UTC";
 	if (d->arg[A_KEY] == NULL || d->arg[A_TIMESTAMP] == NULL ||
 	    (alt[0] != '\0' && d->arg[A_ALT_KEY] == NULL) ||
 	    (modified != NULL && d->arg[A_MODIFIED_AT] == NULL))
@@ -539,34 +538,34 @@ SNAPSHOT_PARSER(cover)
 
 /* The 27 documented event types. Any other is stored as `unhandled`. */
 static const struct ph_event_desc events[] = {
-	{"order.created", parse_order, &order_schema.action},
-	{"order.updated", parse_order, &order_schema.action},
-	{"order.payment_completed", parse_order, &order_schema.action},
-	{"subscription.created", parse_subscription, &subscription_schema.action},
-	{"subscription.updated", parse_subscription, &subscription_schema.action},
+	{"order.created", parse_order, &event_action},
+	{"order.updated", parse_order, &event_action},
+	{"order.payment_completed", parse_order, &event_action},
+	{"subscription.created", parse_subscription, &event_action},
+	{"subscription.updated", parse_subscription, &event_action},
 	{"subscription.payment_due_notification", parse_subscription,
-	 &subscription_schema.action},
-	{"subscription.usage.added", parse_usage, &usage_schema.action},
-	{"invoice.created", parse_invoice, &invoice_schema.action},
-	{"invoice.updated", parse_invoice, &invoice_schema.action},
-	{"invoice.deleted", parse_invoice, &invoice_schema.action},
-	{"payment.completed", parse_payment, &payment_schema.action},
-	{"payment.failed", parse_payment, &payment_schema.action},
-	{"payment.canceled", parse_payment, &payment_schema.action},
-	{"payment.standby", parse_payment, &payment_schema.action},
-	{"customer.created", parse_customer, &customer_schema.action},
-	{"customer.updated", parse_customer, &customer_schema.action},
-	{"customer.deleted", parse_customer, &customer_schema.action},
-	{"product.created", parse_product, &product_schema.action},
-	{"product.updated", parse_product, &product_schema.action},
-	{"product.deleted", parse_product, &product_schema.action},
-	{"product.price.created", parse_price, &price_schema.action},
-	{"product.price.updated", parse_price, &price_schema.action},
-	{"product.price.deleted", parse_price, &price_schema.action},
-	{"cover.sent_message", parse_cover, &cover_schema.action},
-	{"cover.delayed_message", parse_cover, &cover_schema.action},
-	{"cover.changed_payment_date", parse_cover, &cover_schema.action},
-	{"cover.paused", parse_cover, &cover_schema.action},
+	 &event_action},
+	{"subscription.usage.added", parse_usage, &event_action},
+	{"invoice.created", parse_invoice, &event_action},
+	{"invoice.updated", parse_invoice, &event_action},
+	{"invoice.deleted", parse_invoice, &event_action},
+	{"payment.completed", parse_payment, &event_action},
+	{"payment.failed", parse_payment, &event_action},
+	{"payment.canceled", parse_payment, &event_action},
+	{"payment.standby", parse_payment, &event_action},
+	{"customer.created", parse_customer, &event_action},
+	{"customer.updated", parse_customer, &event_action},
+	{"customer.deleted", parse_customer, &event_action},
+	{"product.created", parse_product, &event_action},
+	{"product.updated", parse_product, &event_action},
+	{"product.deleted", parse_product, &event_action},
+	{"product.price.created", parse_price, &event_action},
+	{"product.price.updated", parse_price, &event_action},
+	{"product.price.deleted", parse_price, &event_action},
+	{"cover.sent_message", parse_cover, &event_action},
+	{"cover.delayed_message", parse_cover, &event_action},
+	{"cover.changed_payment_date", parse_cover, &event_action},
+	{"cover.paused", parse_cover, &event_action},
 };
 
 /* The envelope names the event. */

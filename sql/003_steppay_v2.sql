@@ -307,83 +307,128 @@ RETURNS SETOF jsonb LANGUAGE sql IMMUTABLE AS $$
                                             ELSE '[]'::jsonb END) x
 $$;
 
--- ---- the version rule ----------------------------------------------------
--- What every StepPay v2 action starts with: record the event (or count a
--- re-delivery), and work out the snapshot's version.
+-- ---- the version rule, and the one entry point -----------------------------
+-- Every StepPay v2 delivery goes through payhook.steppay_v2_event: it
+-- records the event (or counts a re-delivery and stops), works out the
+-- snapshot's version, and lets the object kind's upsert apply it; the
+-- upsert writes only when the version is newer than the stored one and
+-- says whether it did.
+--   p_kind         order | subscription | usage | invoice | payment |
+--                  customer | product | price | cover
+--   p_key          the object's natural key; p_alt_key Payment's idKey
 --   p_modified_at  the object's modifiedAt (LocalDateTime), or NULL
 --   p_timestamp    the envelope timestamp, Unix seconds
 --   p_tz           provider_timezone
-CREATE FUNCTION payhook.steppay_v2_begin(
-    ev payhook.event_in, p_modified_at text, p_timestamp text, p_tz text,
-    OUT event_id bigint, OUT duplicate boolean, OUT deleted boolean,
-    OUT sent_at timestamptz, OUT version text)
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_time timestamptz;
-BEGIN
-    SELECT e.id, e.duplicate INTO event_id, duplicate
-      FROM payhook.event_insert(ev, 'applied', NULL) e;
-    deleted := ev.event_type LIKE '%.deleted';
-    sent_at := to_timestamp(p_timestamp::bigint);
-    v_time := coalesce(payhook.steppay_time(p_modified_at, p_tz), sent_at);
-    -- Fixed-width UTC time, deletion flag, body hash: sorts as the rule.
-    version := to_char(v_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') ||
-               CASE WHEN deleted THEN '|1|' ELSE '|0|' END || ev.body_sha256;
-END $$;
-
--- The result row of an action that stored (p_applied) or kept older state.
-CREATE FUNCTION payhook.steppay_v2_result(p_event bigint, p_applied boolean, p_what text)
+CREATE FUNCTION payhook.steppay_v2_event(
+    ev payhook.event_in, p_kind text, p_key text, p_alt_key text, p_modified_at text,
+    p_timestamp text, p_tz text)
 RETURNS TABLE (event_id bigint, outcome text, detail text)
 LANGUAGE plpgsql AS $$
+DECLARE
+    d jsonb := ev.payload -> 'data';
+    v_duplicate boolean;
+    v_deleted boolean := ev.event_type LIKE '%.deleted';
+    v_sent timestamptz := to_timestamp(p_timestamp::bigint);
+    v_version text;
+    v_deleted_at timestamptz;
+    v_applied boolean;
+    v_what text := p_kind || ' ' || p_key || coalesce(' ' || payhook.json_text(d -> 'status'), '');
 BEGIN
-    event_id := p_event;
-    IF p_applied THEN
+    SELECT e.id, e.duplicate INTO event_id, v_duplicate
+      FROM payhook.event_insert(ev, 'applied', NULL) e;
+    IF v_duplicate THEN
+        outcome := 'duplicate';
+        detail := 'already received';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    -- Fixed-width UTC time, deletion flag, body hash: sorts as the rule.
+    v_version := to_char(coalesce(payhook.steppay_time(p_modified_at, p_tz), v_sent)
+                         AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') ||
+                 CASE WHEN v_deleted THEN '|1|' ELSE '|0|' END || ev.body_sha256;
+    IF v_deleted THEN
+        -- An invoice says when it was deleted; the others, by the event.
+        v_deleted_at := coalesce(payhook.steppay_time(d ->> 'deletedAt', p_tz), v_sent);
+        v_what := v_what || ' deleted';
+    END IF;
+    v_applied := CASE p_kind
+        WHEN 'order' THEN payhook.steppay_v2_upsert_order(
+            ev, d, p_key, p_alt_key, p_tz, v_version, v_deleted_at, v_sent)
+        WHEN 'subscription' THEN payhook.steppay_v2_upsert_subscription(
+            ev, d, p_key, p_alt_key, p_tz, v_version, v_deleted_at, v_sent)
+        WHEN 'usage' THEN payhook.steppay_v2_upsert_usage(
+            ev, d, p_key, p_alt_key, p_tz, v_version, v_deleted_at, v_sent)
+        WHEN 'invoice' THEN payhook.steppay_v2_upsert_invoice(
+            ev, d, p_key, p_alt_key, p_tz, v_version, v_deleted_at, v_sent)
+        WHEN 'payment' THEN payhook.steppay_v2_upsert_payment(
+            ev, d, p_key, p_alt_key, p_tz, v_version, v_deleted_at, v_sent)
+        WHEN 'customer' THEN payhook.steppay_v2_upsert_customer(
+            ev, d, p_key, p_alt_key, p_tz, v_version, v_deleted_at, v_sent)
+        WHEN 'product' THEN payhook.steppay_v2_upsert_product(
+            ev, d, p_key, p_alt_key, p_tz, v_version, v_deleted_at, v_sent)
+        WHEN 'price' THEN payhook.steppay_v2_upsert_price(
+            ev, d, p_key, p_alt_key, p_tz, v_version, v_deleted_at, v_sent)
+        WHEN 'cover' THEN payhook.steppay_v2_upsert_cover(
+            ev, d, p_key, p_alt_key, p_tz, v_version, v_deleted_at, v_sent)
+    END;
+    IF v_applied IS NULL THEN
+        RAISE EXCEPTION 'unknown StepPay v2 object kind %', p_kind;
+    END IF;
+    IF NOT v_applied AND v_deleted THEN
+        v_applied := payhook.steppay_v2_mark_deleted(p_kind, ev.provider, p_key, v_deleted_at);
+    END IF;
+    IF v_applied THEN
         outcome := 'applied';
-        detail := p_what || ' stored';
+        detail := v_what || ' stored';
     ELSE
-        PERFORM payhook.event_outcome(p_event, 'stale');
+        PERFORM payhook.event_outcome(event_id, 'stale');
         outcome := 'stale';
-        detail := p_what || ': newer state already stored';
+        detail := v_what || ': newer state already stored';
     END IF;
     RETURN NEXT;
 END $$;
 
 -- A deletion older than the stored snapshot still marks the object
--- deleted (the earliest deletion time wins). Returns the rows changed.
+-- deleted, and deleted_at is the earliest deletion seen: no arrival order
+-- resurrects an object or changes the time. Says whether a row changed.
 CREATE FUNCTION payhook.steppay_v2_mark_deleted(
-    p_table text, p_key_column text, p_provider text, p_key text, p_at timestamptz)
-RETURNS integer LANGUAGE plpgsql AS $$
+    p_kind text, p_provider text, p_key text, p_at timestamptz)
+RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
+    v_table text;
+    v_column text;
     n integer;
 BEGIN
+    SELECT t.tab, t.col INTO v_table, v_column
+      FROM (VALUES ('invoice', 'invoices', 'invoice_id'),
+                   ('customer', 'customers', 'customer_id'),
+                   ('product', 'products', 'product_code'),
+                   ('price', 'prices', 'price_code')) AS t (kind, tab, col)
+     WHERE t.kind = p_kind;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
     EXECUTE format('UPDATE payhook.%I SET deleted_at = least(deleted_at, $3), '
                    'updated_at = now() WHERE provider = $1 AND %I = $2 '
                    'AND deleted_at IS DISTINCT FROM least(deleted_at, $3)',
-                   p_table, p_key_column)
+                   v_table, v_column)
       USING p_provider, p_key, p_at;
     GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
+    RETURN n > 0;
 END $$;
 
--- ---- store actions -------------------------------------------------------
--- Every action: (ev, key, alternate key, modifiedAt, envelope timestamp,
--- provider_timezone). The payload's data object is ev.payload->'data'.
+-- ---- upserts, one per object kind -------------------------------------------
+-- Each writes the snapshot d when p_version is newer than the stored
+-- version (or none is stored) and returns whether it did.
 
-CREATE FUNCTION payhook.steppay_v2_order(
-    ev payhook.event_in, p_key text, p_alt_key text, p_modified_at text,
-    p_timestamp text, p_tz text)
-RETURNS TABLE (event_id bigint, outcome text, detail text)
+CREATE FUNCTION payhook.steppay_v2_upsert_order(
+    ev payhook.event_in, d jsonb, p_key text, p_alt_key text, p_tz text,
+    p_version text, p_deleted_at timestamptz, p_sent_at timestamptz)
+RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    b record;
-    d jsonb := ev.payload -> 'data';
     n integer;
 BEGIN
-    b := payhook.steppay_v2_begin(ev, p_modified_at, p_timestamp, p_tz);
-    IF b.duplicate THEN
-        RETURN QUERY SELECT b.event_id, 'duplicate'::text, 'already received'::text;
-        RETURN;
-    END IF;
     INSERT INTO payhook.orders AS t
         (provider, order_id, code, type, paid_amount, returned_amount, left_amount,
          discounted_amount, product_name, paid_at, payment_due_date, purchase_deadline,
@@ -399,7 +444,7 @@ BEGIN
          payhook.steppay_time(d ->> 'createdAt', p_tz),
          payhook.steppay_time(d ->> 'modifiedAt', p_tz),
          payhook.json_text(d -> 'idKey'), payhook.json_text(d -> 'customerId'),
-         payhook.json_text(d -> 'invoiceId'), d, NULL, b.version, NULL, ev.body_sha256)
+         payhook.json_text(d -> 'invoiceId'), d, NULL, p_version, NULL, ev.body_sha256)
     ON CONFLICT (provider, order_id) DO UPDATE SET
         code = EXCLUDED.code, type = EXCLUDED.type, paid_amount = EXCLUDED.paid_amount,
         returned_amount = EXCLUDED.returned_amount, left_amount = EXCLUDED.left_amount,
@@ -433,32 +478,25 @@ BEGIN
          WHERE x ->> 'id' IS NOT NULL
          ORDER BY x ->> 'id';
     END IF;
-    RETURN QUERY SELECT * FROM payhook.steppay_v2_result(b.event_id, n > 0, 'order ' || p_key);
+    RETURN n > 0;
 END $$;
 
 -- Subscription: no modifiedAt, so the envelope timestamp orders it. The
 -- status history gets a row for every distinct (status, version), stale
 -- or not, so it does not depend on arrival order.
-CREATE FUNCTION payhook.steppay_v2_subscription(
-    ev payhook.event_in, p_key text, p_alt_key text, p_modified_at text,
-    p_timestamp text, p_tz text)
-RETURNS TABLE (event_id bigint, outcome text, detail text)
+CREATE FUNCTION payhook.steppay_v2_upsert_subscription(
+    ev payhook.event_in, d jsonb, p_key text, p_alt_key text, p_tz text,
+    p_version text, p_deleted_at timestamptz, p_sent_at timestamptz)
+RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    b record;
-    d jsonb := ev.payload -> 'data';
     v_status text := payhook.json_text(d -> 'status');
     n integer;
 BEGIN
-    b := payhook.steppay_v2_begin(ev, p_modified_at, p_timestamp, p_tz);
-    IF b.duplicate THEN
-        RETURN QUERY SELECT b.event_id, 'duplicate'::text, 'already received'::text;
-        RETURN;
-    END IF;
     IF v_status IS NOT NULL THEN
         INSERT INTO payhook.subscription_status_history
             (provider, subscription_id, status, version, dedupe_key, observed_at)
-        VALUES (ev.provider, p_key, v_status, b.version, ev.dedupe_key, b.sent_at)
+        VALUES (ev.provider, p_key, v_status, p_version, ev.dedupe_key, p_sent_at)
         ON CONFLICT (provider, subscription_id, status, version) DO NOTHING;
     END IF;
     INSERT INTO payhook.subscriptions AS t
@@ -477,7 +515,7 @@ BEGIN
          payhook.steppay_time(d ->> 'pausedDateTime', p_tz),
          payhook.steppay_time(d -> 'currentPeriod' ->> 'startDateTime', p_tz),
          payhook.steppay_time(d -> 'currentPeriod' ->> 'endDateTime', p_tz),
-         d, NULL, b.version, NULL, ev.body_sha256)
+         d, NULL, p_version, NULL, ev.body_sha256)
     ON CONFLICT (provider, subscription_id) DO UPDATE SET
         status = EXCLUDED.status, order_id = EXCLUDED.order_id,
         order_code = EXCLUDED.order_code, customer_id = EXCLUDED.customer_id,
@@ -510,31 +548,23 @@ BEGIN
          WHERE x ->> 'subscriptionItemId' IS NOT NULL
          ORDER BY x ->> 'subscriptionItemId';
     END IF;
-    RETURN QUERY SELECT * FROM payhook.steppay_v2_result(b.event_id, n > 0,
-        'subscription ' || p_key || coalesce(' ' || v_status, ''));
+    RETURN n > 0;
 END $$;
 
-CREATE FUNCTION payhook.steppay_v2_usage(
-    ev payhook.event_in, p_key text, p_alt_key text, p_modified_at text,
-    p_timestamp text, p_tz text)
-RETURNS TABLE (event_id bigint, outcome text, detail text)
+CREATE FUNCTION payhook.steppay_v2_upsert_usage(
+    ev payhook.event_in, d jsonb, p_key text, p_alt_key text, p_tz text,
+    p_version text, p_deleted_at timestamptz, p_sent_at timestamptz)
+RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    b record;
-    d jsonb := ev.payload -> 'data';
     n integer;
 BEGIN
-    b := payhook.steppay_v2_begin(ev, p_modified_at, p_timestamp, p_tz);
-    IF b.duplicate THEN
-        RETURN QUERY SELECT b.event_id, 'duplicate'::text, 'already received'::text;
-        RETURN;
-    END IF;
     INSERT INTO payhook.usage_records AS t
         (provider, usage_id, subscription_item_id, accumulated_quota, accumulated_record,
          data, version, source_sha256)
     VALUES (ev.provider, p_key, payhook.json_text(d -> 'subscriptionItemId'),
          payhook.json_bigint(d -> 'accumulatedQuota'),
-         payhook.json_bigint(d -> 'accumulatedRecord'), d, b.version, ev.body_sha256)
+         payhook.json_bigint(d -> 'accumulatedRecord'), d, p_version, ev.body_sha256)
     ON CONFLICT (provider, usage_id) DO UPDATE SET
         subscription_item_id = EXCLUDED.subscription_item_id,
         accumulated_quota = EXCLUDED.accumulated_quota,
@@ -543,33 +573,21 @@ BEGIN
         source_sha256 = EXCLUDED.source_sha256, updated_at = now()
     WHERE t.version IS NULL OR t.version < EXCLUDED.version;
     GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN QUERY SELECT * FROM payhook.steppay_v2_result(b.event_id, n > 0, 'usage ' || p_key);
+    RETURN n > 0;
 END $$;
 
 -- Invoice: invoice.deleted sets deleted_at (its deletedAt, else the
 -- envelope time). A deletion is kept even when its snapshot is older than
 -- the stored one, and deleted_at is the earliest deletion seen, so no
 -- arrival order can resurrect the invoice or change the time.
-CREATE FUNCTION payhook.steppay_v2_invoice(
-    ev payhook.event_in, p_key text, p_alt_key text, p_modified_at text,
-    p_timestamp text, p_tz text)
-RETURNS TABLE (event_id bigint, outcome text, detail text)
+CREATE FUNCTION payhook.steppay_v2_upsert_invoice(
+    ev payhook.event_in, d jsonb, p_key text, p_alt_key text, p_tz text,
+    p_version text, p_deleted_at timestamptz, p_sent_at timestamptz)
+RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    b record;
-    d jsonb := ev.payload -> 'data';
-    v_deleted timestamptz;
     n integer;
-    m integer := 0;
 BEGIN
-    b := payhook.steppay_v2_begin(ev, p_modified_at, p_timestamp, p_tz);
-    IF b.duplicate THEN
-        RETURN QUERY SELECT b.event_id, 'duplicate'::text, 'already received'::text;
-        RETURN;
-    END IF;
-    IF b.deleted THEN
-        v_deleted := coalesce(payhook.steppay_time(d ->> 'deletedAt', p_tz), b.sent_at);
-    END IF;
     INSERT INTO payhook.invoices AS t
         (provider, invoice_id, status, publish_type, purchase_deadline, reservation_at,
          discount, order_id, order_code, customer_id, data, deleted_at, version,
@@ -580,7 +598,7 @@ BEGIN
          payhook.steppay_time(d ->> 'reservationAt', p_tz),
          payhook.json_numeric(d -> 'discount'), payhook.json_text(d -> 'orderId'),
          payhook.json_text(d -> 'orderCode'), payhook.json_text(d -> 'customerId'),
-         d, v_deleted, b.version, ev.body_sha256)
+         d, p_deleted_at, p_version, ev.body_sha256)
     ON CONFLICT (provider, invoice_id) DO UPDATE SET
         status = EXCLUDED.status, publish_type = EXCLUDED.publish_type,
         purchase_deadline = EXCLUDED.purchase_deadline,
@@ -592,12 +610,7 @@ BEGIN
         source_sha256 = EXCLUDED.source_sha256, updated_at = now()
     WHERE t.version IS NULL OR t.version < EXCLUDED.version;
     GET DIAGNOSTICS n = ROW_COUNT;
-    IF n = 0 AND b.deleted THEN
-        m := payhook.steppay_v2_mark_deleted('invoices', 'invoice_id', ev.provider, p_key,
-                                             v_deleted);
-    END IF;
-    RETURN QUERY SELECT * FROM payhook.steppay_v2_result(b.event_id, n + m > 0,
-        'invoice ' || p_key || CASE WHEN b.deleted THEN ' deleted' ELSE '' END);
+    RETURN n > 0;
 END $$;
 
 -- Payment: keyed by paymentId. A provisional idkey:<idKey> row from a
@@ -605,24 +618,17 @@ END $$;
 -- carries both ids. StepPay reports a cancel only as a running total, so
 -- payment_cancels gets one row per distinct (lastCanceledDate,
 -- canceledAmount), stale deliveries included.
-CREATE FUNCTION payhook.steppay_v2_payment(
-    ev payhook.event_in, p_key text, p_alt_key text, p_modified_at text,
-    p_timestamp text, p_tz text)
-RETURNS TABLE (event_id bigint, outcome text, detail text)
+CREATE FUNCTION payhook.steppay_v2_upsert_payment(
+    ev payhook.event_in, d jsonb, p_key text, p_alt_key text, p_tz text,
+    p_version text, p_deleted_at timestamptz, p_sent_at timestamptz)
+RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    b record;
-    d jsonb := ev.payload -> 'data';
     v_canceled numeric := payhook.json_numeric(d -> 'cancel' -> 'canceledAmount');
     v_canceled_at timestamptz := payhook.steppay_time(d -> 'cancel' ->> 'lastCanceledDate', p_tz);
     v_paid numeric := payhook.json_numeric(d -> 'paidAmount');
     n integer;
 BEGIN
-    b := payhook.steppay_v2_begin(ev, p_modified_at, p_timestamp, p_tz);
-    IF b.duplicate THEN
-        RETURN QUERY SELECT b.event_id, 'duplicate'::text, 'already received'::text;
-        RETURN;
-    END IF;
     IF p_alt_key IS NOT NULL THEN
         IF EXISTS (SELECT 1 FROM payhook.payments p
                     WHERE p.provider = ev.provider AND p.payment_key = p_key) THEN
@@ -663,7 +669,7 @@ BEGIN
          payhook.json_text(d -> 'vBank' -> 'accountNumber'),
          payhook.json_text(d -> 'vBank' -> 'accountName'),
          payhook.steppay_time(d -> 'vBank' ->> 'bankDate', p_tz),
-         d, NULL, b.version, NULL, ev.body_sha256)
+         d, NULL, p_version, NULL, ev.body_sha256)
     ON CONFLICT (provider, payment_key) DO UPDATE SET
         order_id = EXCLUDED.order_id, id_key = coalesce(EXCLUDED.id_key, t.id_key),
         status = EXCLUDED.status, amount = EXCLUDED.amount,
@@ -682,27 +688,18 @@ BEGIN
         sync_requested_at = NULL, source_sha256 = EXCLUDED.source_sha256, updated_at = now()
     WHERE t.version IS NULL OR t.version < EXCLUDED.version;
     GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN QUERY SELECT * FROM payhook.steppay_v2_result(b.event_id, n > 0,
-        'payment ' || p_key || coalesce(' ' || payhook.json_text(d -> 'status'), ''));
+    RETURN n > 0;
 END $$;
 
 -- Customer: customer.deleted marks it deleted (at the envelope time).
-CREATE FUNCTION payhook.steppay_v2_customer(
-    ev payhook.event_in, p_key text, p_alt_key text, p_modified_at text,
-    p_timestamp text, p_tz text)
-RETURNS TABLE (event_id bigint, outcome text, detail text)
+CREATE FUNCTION payhook.steppay_v2_upsert_customer(
+    ev payhook.event_in, d jsonb, p_key text, p_alt_key text, p_tz text,
+    p_version text, p_deleted_at timestamptz, p_sent_at timestamptz)
+RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    b record;
-    d jsonb := ev.payload -> 'data';
     n integer;
-    m integer := 0;
 BEGIN
-    b := payhook.steppay_v2_begin(ev, p_modified_at, p_timestamp, p_tz);
-    IF b.duplicate THEN
-        RETURN QUERY SELECT b.event_id, 'duplicate'::text, 'already received'::text;
-        RETURN;
-    END IF;
     INSERT INTO payhook.customers AS t
         (provider, customer_id, code, username, name, email, phone, created_at, data,
          deleted_at, version, source_sha256)
@@ -710,7 +707,7 @@ BEGIN
          payhook.json_text(d -> 'username'), payhook.json_text(d -> 'name'),
          payhook.json_text(d -> 'email'), payhook.json_text(d -> 'phone'),
          payhook.steppay_time(d ->> 'createdAt', p_tz), d,
-         CASE WHEN b.deleted THEN b.sent_at END, b.version, ev.body_sha256)
+         p_deleted_at, p_version, ev.body_sha256)
     ON CONFLICT (provider, customer_id) DO UPDATE SET
         code = EXCLUDED.code, username = EXCLUDED.username, name = EXCLUDED.name,
         email = EXCLUDED.email, phone = EXCLUDED.phone, created_at = EXCLUDED.created_at,
@@ -719,31 +716,18 @@ BEGIN
         source_sha256 = EXCLUDED.source_sha256, updated_at = now()
     WHERE t.version IS NULL OR t.version < EXCLUDED.version;
     GET DIAGNOSTICS n = ROW_COUNT;
-    IF n = 0 AND b.deleted THEN
-        m := payhook.steppay_v2_mark_deleted('customers', 'customer_id', ev.provider, p_key,
-                                             b.sent_at);
-    END IF;
-    RETURN QUERY SELECT * FROM payhook.steppay_v2_result(b.event_id, n + m > 0,
-        'customer ' || p_key || CASE WHEN b.deleted THEN ' deleted' ELSE '' END);
+    RETURN n > 0;
 END $$;
 
 -- Product: keyed by code (the webhook object has no numeric id).
-CREATE FUNCTION payhook.steppay_v2_product(
-    ev payhook.event_in, p_key text, p_alt_key text, p_modified_at text,
-    p_timestamp text, p_tz text)
-RETURNS TABLE (event_id bigint, outcome text, detail text)
+CREATE FUNCTION payhook.steppay_v2_upsert_product(
+    ev payhook.event_in, d jsonb, p_key text, p_alt_key text, p_tz text,
+    p_version text, p_deleted_at timestamptz, p_sent_at timestamptz)
+RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    b record;
-    d jsonb := ev.payload -> 'data';
     n integer;
-    m integer := 0;
 BEGIN
-    b := payhook.steppay_v2_begin(ev, p_modified_at, p_timestamp, p_tz);
-    IF b.duplicate THEN
-        RETURN QUERY SELECT b.event_id, 'duplicate'::text, 'already received'::text;
-        RETURN;
-    END IF;
     INSERT INTO payhook.products AS t
         (provider, product_code, type, status, name, sub_title, quantity, enabled_demo,
          created_at, modified_at, data, deleted_at, version, source_sha256)
@@ -753,7 +737,7 @@ BEGIN
          payhook.json_bool(d -> 'enabledDemo'),
          payhook.steppay_time(d ->> 'createdAt', p_tz),
          payhook.steppay_time(d ->> 'modifiedAt', p_tz), d,
-         CASE WHEN b.deleted THEN b.sent_at END, b.version, ev.body_sha256)
+         p_deleted_at, p_version, ev.body_sha256)
     ON CONFLICT (provider, product_code) DO UPDATE SET
         type = EXCLUDED.type, status = EXCLUDED.status, name = EXCLUDED.name,
         sub_title = EXCLUDED.sub_title, quantity = EXCLUDED.quantity,
@@ -764,30 +748,17 @@ BEGIN
         source_sha256 = EXCLUDED.source_sha256, updated_at = now()
     WHERE t.version IS NULL OR t.version < EXCLUDED.version;
     GET DIAGNOSTICS n = ROW_COUNT;
-    IF n = 0 AND b.deleted THEN
-        m := payhook.steppay_v2_mark_deleted('products', 'product_code', ev.provider, p_key,
-                                             b.sent_at);
-    END IF;
-    RETURN QUERY SELECT * FROM payhook.steppay_v2_result(b.event_id, n + m > 0,
-        'product ' || p_key || CASE WHEN b.deleted THEN ' deleted' ELSE '' END);
+    RETURN n > 0;
 END $$;
 
-CREATE FUNCTION payhook.steppay_v2_price(
-    ev payhook.event_in, p_key text, p_alt_key text, p_modified_at text,
-    p_timestamp text, p_tz text)
-RETURNS TABLE (event_id bigint, outcome text, detail text)
+CREATE FUNCTION payhook.steppay_v2_upsert_price(
+    ev payhook.event_in, d jsonb, p_key text, p_alt_key text, p_tz text,
+    p_version text, p_deleted_at timestamptz, p_sent_at timestamptz)
+RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    b record;
-    d jsonb := ev.payload -> 'data';
     n integer;
-    m integer := 0;
 BEGIN
-    b := payhook.steppay_v2_begin(ev, p_modified_at, p_timestamp, p_tz);
-    IF b.duplicate THEN
-        RETURN QUERY SELECT b.event_id, 'duplicate'::text, 'already received'::text;
-        RETURN;
-    END IF;
     INSERT INTO payhook.prices AS t
         (provider, price_code, price, unit, type, plan_name, membership_expiration_date,
          membership_expiration_date_type, created_at, modified_at, data, deleted_at,
@@ -799,7 +770,7 @@ BEGIN
          payhook.json_text(d -> 'membershipExpirationDateType'),
          payhook.steppay_time(d ->> 'createdAt', p_tz),
          payhook.steppay_time(d ->> 'modifiedAt', p_tz), d,
-         CASE WHEN b.deleted THEN b.sent_at END, b.version, ev.body_sha256)
+         p_deleted_at, p_version, ev.body_sha256)
     ON CONFLICT (provider, price_code) DO UPDATE SET
         price = EXCLUDED.price, unit = EXCLUDED.unit, type = EXCLUDED.type,
         plan_name = EXCLUDED.plan_name,
@@ -811,29 +782,17 @@ BEGIN
         source_sha256 = EXCLUDED.source_sha256, updated_at = now()
     WHERE t.version IS NULL OR t.version < EXCLUDED.version;
     GET DIAGNOSTICS n = ROW_COUNT;
-    IF n = 0 AND b.deleted THEN
-        m := payhook.steppay_v2_mark_deleted('prices', 'price_code', ev.provider, p_key,
-                                             b.sent_at);
-    END IF;
-    RETURN QUERY SELECT * FROM payhook.steppay_v2_result(b.event_id, n + m > 0,
-        'price ' || p_key || CASE WHEN b.deleted THEN ' deleted' ELSE '' END);
+    RETURN n > 0;
 END $$;
 
 -- StepCover events are messages, not snapshots: every distinct one is a row.
-CREATE FUNCTION payhook.steppay_v2_cover(
-    ev payhook.event_in, p_key text, p_alt_key text, p_modified_at text,
-    p_timestamp text, p_tz text)
-RETURNS TABLE (event_id bigint, outcome text, detail text)
+CREATE FUNCTION payhook.steppay_v2_upsert_cover(
+    ev payhook.event_in, d jsonb, p_key text, p_alt_key text, p_tz text,
+    p_version text, p_deleted_at timestamptz, p_sent_at timestamptz)
+RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    b record;
-    d jsonb := ev.payload -> 'data';
 BEGIN
-    b := payhook.steppay_v2_begin(ev, p_modified_at, p_timestamp, p_tz);
-    IF b.duplicate THEN
-        RETURN QUERY SELECT b.event_id, 'duplicate'::text, 'already received'::text;
-        RETURN;
-    END IF;
     INSERT INTO payhook.cover_events
         (provider, dedupe_key, event_type, cover_id, customer_id, order_id, subscription_id,
          message_type, message_sent_step, next_retry_datetime, sent_at, data)
@@ -841,11 +800,11 @@ BEGIN
          payhook.json_text(d -> 'customerId'), payhook.json_text(d -> 'orderId'),
          payhook.json_text(d -> 'subscriptionId'), payhook.json_text(d -> 'messageType'),
          payhook.json_int(d -> 'messageSentStep'),
-         payhook.steppay_time(d ->> 'nextRetryDatetime', p_tz), b.sent_at, d)
+         payhook.steppay_time(d ->> 'nextRetryDatetime', p_tz), p_sent_at, d)
     ON CONFLICT (provider, dedupe_key) DO NOTHING;
-    RETURN QUERY SELECT b.event_id, 'applied'::text,
-        ev.event_type || ' for cover ' || p_key;
+    RETURN true;
 END $$;
+
 
 -- ---- StepPay v1 actions, rewritten for the columns above -----------------
 -- Unchanged in behaviour: they only record source_sha256 instead of the
