@@ -19,6 +19,16 @@
 /* The last second PostgreSQL's to_char still writes with four digits
  * (9999-12-31T23:59:59Z): versions compare as text. */
 #define PH_STEPPAY_V2_MAX_TIMESTAMP 253402300799LL
+/* StepPay documents its timestamps only by example, in Unix seconds. A
+ * value this large (year 5138 in seconds) can only be milliseconds. */
+#define PH_STEPPAY_V2_MS_THRESHOLD  100000000000LL
+
+/* Unix seconds from a StepPay timestamp in seconds or milliseconds. */
+static long long
+unix_seconds(long long t)
+{
+	return t >= PH_STEPPAY_V2_MS_THRESHOLD ? t / 1000 : t;
+}
 
 /* ---- signature ---------------------------------------------------------- */
 
@@ -191,8 +201,10 @@ authenticate(struct ph_ctx *ctx, char *err, size_t errlen)
 			ctx->d.signature_valid = PH_NULL;
 		return e;
 	}
+	if (ts > (uint64_t)PH_STEPPAY_V2_MAX_TIMESTAMP * 1000)
+		return ph_fail(err, errlen, PH_EAUTH, "Steppay-Signature timestamp out of range");
 	if (max_age > 0 && (uint64_t)ctx->d.received_unix > max_age &&
-	    ts < (uint64_t)ctx->d.received_unix - max_age)
+	    (uint64_t)unix_seconds((long long)ts) < (uint64_t)ctx->d.received_unix - max_age)
 		return ph_fail(err, errlen, PH_EAUTH,
 		    "Steppay-Signature timestamp older than steppay_v2_max_age (%lus)", max_age);
 	ctx->d.signature_valid = PH_TRUE;
@@ -472,10 +484,14 @@ parse_snapshot(const struct schema *sc, struct json_object *body, struct ph_deli
 
 	if (!json_object_object_get_ex(body, "timestamp", &ts) ||
 	    !json_object_is_type(ts, json_type_int) || (t = json_object_get_int64(ts)) < 0 ||
-	    t > PH_STEPPAY_V2_MAX_TIMESTAMP)
+	    unix_seconds(t) > PH_STEPPAY_V2_MAX_TIMESTAMP)
 		return ph_fail(err, errlen, PH_EBADREQ,
-		    "field 'timestamp' missing or not Unix seconds");
-	snprintf(tsbuf, sizeof tsbuf, "%lld", (long long)t);
+		    "field 'timestamp' missing or not Unix seconds (or milliseconds)");
+	if (t >= PH_STEPPAY_V2_MS_THRESHOLD)
+		snprintf(tsbuf, sizeof tsbuf, "%lld.%03lld", (long long)t / 1000,
+		    (long long)t % 1000);
+	else
+		snprintf(tsbuf, sizeof tsbuf, "%lld", (long long)t);
 	if (!json_object_object_get_ex(body, "data", &data) ||
 	    !json_object_is_type(data, json_type_object))
 		return ph_fail(err, errlen, PH_EBADREQ, "field 'data' missing or not an object");

@@ -317,7 +317,8 @@ $$;
 --                  customer | product | price | cover
 --   p_key          the object's natural key; p_alt_key Payment's idKey
 --   p_modified_at  the object's modifiedAt (LocalDateTime), or NULL
---   p_timestamp    the envelope timestamp, Unix seconds
+--   p_timestamp    the envelope timestamp, Unix seconds ("1795000000.123"
+--                  when StepPay sent milliseconds)
 --   p_tz           provider_timezone
 CREATE FUNCTION payhook.steppay_v2_event(
     ev payhook.event_in, p_kind text, p_key text, p_alt_key text, p_modified_at text,
@@ -328,7 +329,7 @@ DECLARE
     d jsonb := ev.payload -> 'data';
     v_duplicate boolean;
     v_deleted boolean := ev.event_type LIKE '%.deleted';
-    v_sent timestamptz := to_timestamp(p_timestamp::bigint);
+    v_sent timestamptz := to_timestamp(p_timestamp::numeric);
     v_version text;
     v_deleted_at timestamptz;
     v_applied boolean;

@@ -295,8 +295,9 @@ bad "no data.id" '{"timestamp":1795000000,"event":"order.updated","data":{"code"
 bad "data.id not an integer" '{"timestamp":1795000000,"event":"order.updated","data":{"id":"7a"}}' \
 	400 "'id' must be an integer"
 bad "no timestamp" '{"event":"customer.updated","data":{"id":5}}' 400 "timestamp"
-bad "timestamp beyond year 9999" '{"timestamp":253402300800,"event":"customer.updated","data":{"id":5}}' \
+bad "timestamp beyond year 9999" '{"timestamp":253402300800000,"event":"customer.updated","data":{"id":5}}' \
 	400 "timestamp"
+bad "timestamp negative" '{"timestamp":-1,"event":"customer.updated","data":{"id":5}}' 400 "timestamp"
 bad "timestamp a string" '{"timestamp":"1795000000","event":"customer.updated","data":{"id":5}}' \
 	400 "timestamp"
 bad "data not an object" '{"timestamp":1795000000,"event":"customer.updated","data":[1]}' 400 "data"
@@ -328,6 +329,18 @@ is "$(psql_q "SELECT p.status || ' ' || array_to_string(e.warnings, '; ') FROM p
 	JOIN payhook.webhook_events e ON e.body_sha256 = p.source_sha256")" \
 	"HALF_REFUNDED unknown Payment.status 'HALF_REFUNDED' stored as given; unknown Payment.paymentMethod 'CRYPTO' stored as given" \
 	"stored as text, with warnings"
+
+# --- an envelope timestamp in milliseconds -------------------------------------
+# The unit is documented only by an example in seconds; milliseconds are
+# recognised by their size and keep their precision in the version.
+reset
+sed 's/"timestamp":1795000002,/"timestamp":1795000002250,/' "$P/subscription-created.json" > "$work/ms-1.json"
+sed 's/"timestamp":1795000002,/"timestamp":1795000002900,/; s/"status":"ACTIVE"/"status":"PAUSE"/' \
+	"$P/subscription-created.json" > "$work/ms-2.json"
+send "$work/ms-2.json"; send "$work/ms-1.json"
+is "$CGI_BODY" "stale" "timestamps in milliseconds: 250 ms is older than 900 ms"
+is "$(psql_q "SELECT status || ' ' || observed_at AT TIME ZONE 'UTC' FROM payhook.subscription_status_history
+	ORDER BY observed_at DESC LIMIT 1")" "PAUSE 2026-11-18 11:06:42.9" "and read as milliseconds"
 
 # --- provider_timezone -------------------------------------------------------------
 reset
