@@ -13,7 +13,8 @@
 -- received_at (first delivery that created the row) and updated_at, so
 -- this migration renames created_at (which the provider's own createdAt
 -- needs) and replaces last_event_id by source_sha256: the SHA-256 of the
--- body whose snapshot is current (webhook_events.body_sha256).
+-- body whose snapshot is current (webhook_events.body_sha256). A v2
+-- status history row's observed_at is the event's time, not its arrival.
 
 ALTER TABLE payhook.orders RENAME COLUMN created_at TO received_at;
 ALTER TABLE payhook.subscriptions RENAME COLUMN created_at TO received_at;
@@ -21,7 +22,9 @@ ALTER TABLE payhook.payments RENAME COLUMN created_at TO received_at;
 ALTER TABLE payhook.orders DROP COLUMN last_event_id, ADD COLUMN source_sha256 text;
 ALTER TABLE payhook.subscriptions DROP COLUMN last_event_id, ADD COLUMN source_sha256 text;
 ALTER TABLE payhook.payments DROP COLUMN last_event_id, ADD COLUMN source_sha256 text;
-ALTER TABLE payhook.subscription_status_history DROP COLUMN event_id;
+-- The history is keyed by what was observed (provider, subscription,
+-- status, version), not by a serial number that would follow arrival.
+ALTER TABLE payhook.subscription_status_history DROP COLUMN event_id, DROP COLUMN id;
 
 -- ---- typed columns -------------------------------------------------------
 -- JSON field names in snake_case; ids as text; amounts numeric.

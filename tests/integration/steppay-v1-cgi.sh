@@ -107,7 +107,7 @@ send "$P/subscription-active.json"
 is "$CGI_BODY" "applied" "ACTIVE again applied"
 is "$(psql_q "SELECT status FROM payhook.subscriptions WHERE subscription_id = '4021'")" \
 	"ACTIVE" "ends ACTIVE"
-is "$(psql_q "SELECT string_agg(status, ',' ORDER BY id) FROM payhook.subscription_status_history
+is "$(psql_q "SELECT string_agg(status, ',' ORDER BY observed_at) FROM payhook.subscription_status_history
 	WHERE subscription_id = '4021'")" "ACTIVE,PAUSE,ACTIVE" "three history rows in order"
 is "$(psql_q "SELECT count(*) FROM payhook.active_subscriptions WHERE subscription_id = '4021'")" \
 	"1" "active_subscriptions view shows it"

@@ -41,7 +41,7 @@ send() {
 }
 
 # Every state table, one line per row without the columns that record
-# arrival (received_at, updated_at; the history's id and observed order).
+# arrival (received_at, updated_at).
 state() {
 	psql_q "SELECT coalesce(string_agg(line, E'\n' ORDER BY line), '') FROM (
 	  SELECT 'orders ' || (to_jsonb(t) - 'received_at' - 'updated_at')::text AS line
@@ -50,7 +50,7 @@ state() {
 	  UNION ALL SELECT 'subscriptions ' || (to_jsonb(t) - 'received_at' - 'updated_at')::text
 	    FROM payhook.subscriptions t
 	  UNION ALL SELECT 'subscription_items ' || to_jsonb(t)::text FROM payhook.subscription_items t
-	  UNION ALL SELECT 'history ' || (to_jsonb(t) - 'id')::text
+	  UNION ALL SELECT 'history ' || to_jsonb(t)::text
 	    FROM payhook.subscription_status_history t
 	  UNION ALL SELECT 'usage ' || (to_jsonb(t) - 'received_at' - 'updated_at')::text
 	    FROM payhook.usage_records t
