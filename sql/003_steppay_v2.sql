@@ -22,6 +22,12 @@ ALTER TABLE payhook.payments RENAME COLUMN created_at TO received_at;
 ALTER TABLE payhook.orders DROP COLUMN last_event_id, ADD COLUMN source_sha256 text;
 ALTER TABLE payhook.subscriptions DROP COLUMN last_event_id, ADD COLUMN source_sha256 text;
 ALTER TABLE payhook.payments DROP COLUMN last_event_id, ADD COLUMN source_sha256 text;
+-- Versions compare byte by byte, whatever the database's collation.
+ALTER TABLE payhook.orders ALTER COLUMN version TYPE text COLLATE "C";
+ALTER TABLE payhook.subscriptions ALTER COLUMN version TYPE text COLLATE "C";
+ALTER TABLE payhook.payments ALTER COLUMN version TYPE text COLLATE "C";
+ALTER TABLE payhook.subscription_status_history ALTER COLUMN version TYPE text COLLATE "C";
+
 -- The history is keyed by what was observed (provider, subscription,
 -- status, version), not by a serial number that would follow arrival.
 ALTER TABLE payhook.subscription_status_history DROP COLUMN event_id, DROP COLUMN id;
@@ -129,7 +135,7 @@ CREATE TABLE payhook.usage_records (
     data                  jsonb,
     deleted_at            timestamptz,
     verification          text CHECK (verification IN ('pending', 'verified', 'failed')),
-    version               text,
+    version               text COLLATE "C",
     sync_requested_at     timestamptz,
     source_sha256         text,
     received_at           timestamptz NOT NULL DEFAULT now(),
@@ -151,7 +157,7 @@ CREATE TABLE payhook.invoices (
     data               jsonb,
     deleted_at         timestamptz,
     verification       text CHECK (verification IN ('pending', 'verified', 'failed')),
-    version            text,
+    version            text COLLATE "C",
     sync_requested_at  timestamptz,
     source_sha256      text,
     received_at        timestamptz NOT NULL DEFAULT now(),
@@ -171,7 +177,7 @@ CREATE TABLE payhook.customers (
     data               jsonb,
     deleted_at         timestamptz,
     verification       text CHECK (verification IN ('pending', 'verified', 'failed')),
-    version            text,
+    version            text COLLATE "C",
     sync_requested_at  timestamptz,
     source_sha256      text,
     received_at        timestamptz NOT NULL DEFAULT now(),
@@ -193,7 +199,7 @@ CREATE TABLE payhook.products (
     data               jsonb,
     deleted_at         timestamptz,
     verification       text CHECK (verification IN ('pending', 'verified', 'failed')),
-    version            text,
+    version            text COLLATE "C",
     sync_requested_at  timestamptz,
     source_sha256      text,
     received_at        timestamptz NOT NULL DEFAULT now(),
@@ -216,7 +222,7 @@ CREATE TABLE payhook.prices (
     data                              jsonb,
     deleted_at                        timestamptz,
     verification                      text CHECK (verification IN ('pending', 'verified', 'failed')),
-    version                           text,
+    version                           text COLLATE "C",
     sync_requested_at                 timestamptz,
     source_sha256                     text,
     received_at                       timestamptz NOT NULL DEFAULT now(),
