@@ -7,6 +7,9 @@
 --
 -- Columns are added with IF NOT EXISTS: other migrations add columns to
 -- payhook.payments too, and a column of the same name means the same.
+-- The functions name no column that depends on arrival (created_at,
+-- last_event_id, event_id): those keep their defaults, whichever of them
+-- the schema has.
 
 ALTER TABLE payhook.payments
     ADD COLUMN IF NOT EXISTS result_code         text,
@@ -44,7 +47,11 @@ ALTER TABLE payhook.payments
     ADD COLUMN IF NOT EXISTS vbank_name          text,
     ADD COLUMN IF NOT EXISTS vbank_number        text,
     ADD COLUMN IF NOT EXISTS vbank_exp_date      timestamptz,
-    ADD COLUMN IF NOT EXISTS vbank_holder        text;
+    ADD COLUMN IF NOT EXISTS vbank_holder        text,
+    -- The SHA-256 of the body whose snapshot is current
+    -- (webhook_events.body_sha256): the row's source, whatever arrived
+    -- when. The StepPay v2 migration adds the same column.
+    ADD COLUMN IF NOT EXISTS source_sha256       text;
 
 -- The version of the snapshot that wrote a cancel row: a later delivery
 -- with a greater version rewrites it, so its content does not depend on
@@ -263,12 +270,11 @@ BEGIN
 
     -- Cancels first, whatever the payment row decides.
     INSERT INTO payhook.payment_cancels AS c
-        (provider, payment_key, cancel_key, amount, cancelled_at, reason, data,
-         event_id, version)
+        (provider, payment_key, cancel_key, amount, cancelled_at, reason, data, version)
     SELECT DISTINCT ON (x.value->>'tid')
            ev.provider, p_tid, x.value->>'tid', payhook.nicepay_amount(x.value->'amount'),
            payhook.nicepay_time(x.value->>'cancelledAt'), x.value->>'reason', x.value,
-           event_id, p_version
+           p_version
       FROM jsonb_array_elements(CASE WHEN jsonb_typeof(v_p->'cancels') = 'array'
                                      THEN v_p->'cancels' ELSE '[]'::jsonb END)
            WITH ORDINALITY AS x(value, n)
@@ -276,8 +282,7 @@ BEGIN
      ORDER BY x.value->>'tid', x.n DESC
     ON CONFLICT (provider, payment_key, cancel_key) DO UPDATE
        SET amount = EXCLUDED.amount, cancelled_at = EXCLUDED.cancelled_at,
-           reason = EXCLUDED.reason, data = EXCLUDED.data,
-           event_id = EXCLUDED.event_id, version = EXCLUDED.version
+           reason = EXCLUDED.reason, data = EXCLUDED.data, version = EXCLUDED.version
      WHERE c.version IS NULL OR c.version COLLATE "C" < EXCLUDED.version COLLATE "C";
 
     SELECT * INTO v_old FROM payhook.payments p
@@ -321,8 +326,7 @@ BEGIN
              can_part_cancel, acqu_card_code, acqu_card_name,
              bank_code, bank_name,
              vbank_code, vbank_name, vbank_number, vbank_exp_date, vbank_holder,
-             data, verification, version, sync_requested_at, last_event_id,
-             created_at, updated_at)
+             data, verification, version, sync_requested_at, source_sha256, updated_at)
         VALUES
             (ev.provider, p_tid, v_order, p_status, p_amount::numeric, p_balance::numeric,
              payhook.nicepay_time(v_p->>'paidAt'),
@@ -354,8 +358,7 @@ BEGIN
              payhook.nicepay_time(v_p->'vbank'->>'vbankExpDate'),
              payhook.nicepay_text(v_p->'vbank'->'vbankHolder'),
              v_p, v_verification, p_version,
-             CASE WHEN v_verification IS NOT NULL THEN now() END, event_id,
-             now(), now())
+             CASE WHEN v_verification IS NOT NULL THEN now() END, ev.body_sha256, now())
         ON CONFLICT (provider, payment_key) DO UPDATE SET
             order_id = EXCLUDED.order_id, status = EXCLUDED.status,
             amount = EXCLUDED.amount, balance_amount = EXCLUDED.balance_amount,
@@ -382,7 +385,7 @@ BEGIN
             vbank_holder = EXCLUDED.vbank_holder,
             data = EXCLUDED.data, verification = EXCLUDED.verification,
             version = EXCLUDED.version, sync_requested_at = EXCLUDED.sync_requested_at,
-            last_event_id = EXCLUDED.last_event_id, updated_at = EXCLUDED.updated_at;
+            source_sha256 = EXCLUDED.source_sha256, updated_at = EXCLUDED.updated_at;
         outcome := 'applied';
         detail := 'payment ' || p_tid || ' ' ||
                   CASE WHEN v_found THEN coalesce(v_old.status, '(none)') || ' -> '

@@ -169,7 +169,7 @@ is "$(pay $T_CARD "order_id || '|' || status || '|' || amount || '|' || balance_
 	"card paid: typed columns; signed, so verification NULL"
 is "$(pay $T_CARD "paid_at = '2026-03-02 01:15:00+00' AND edi_date = '2026-03-02 01:15:00.481+00'
 	AND failed_at IS NULL AND cancelled_at IS NULL AND data = (SELECT payload FROM
-	payhook.webhook_events WHERE id = last_event_id)")" "t" \
+	payhook.webhook_events WHERE body_sha256 = source_sha256)")" "t" \
 	"card paid: +0900 times converted, \"0\" dates NULL, the full object in data"
 is "$(last_event "outcome || ' ' || signature_valid || ' ' || event_type || ' ' ||
 	(dedupe_key = body_sha256) || ' ' || (body_sha256 = '$(sha256sum < "$P/card-paid.json" | cut -c1-64)')")" \
