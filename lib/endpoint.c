@@ -158,6 +158,39 @@ store_and_answer(struct ph_ctx *ctx, const char *outcome_only)
 	    res.detail[0] != '\0' ? res.detail : NULL);
 }
 
+/* A delivery that failed authentication: kept for monitoring, with hash
+ * and length only, and answered 401 -- unless the endpoint's
+ * auth_failure_action finds in the database that it is something else. */
+static void
+answer_unauthenticated(struct ph_ctx *ctx, const char *reason)
+{
+	const struct ph_store_action *action = ctx->ep->auth_failure_action;
+	struct ph_store_result res;
+	char err[PH_ERRLEN];
+	enum ph_err e = PH_EDB;
+
+	memset(&res, 0, sizeof res);
+	if (action != NULL && action->nargs == 1) {
+		ctx->d.action = action;
+		ctx->d.arg[0] = reason;
+		e = ph_store_apply(ctx->store, ctx->cfg, &ctx->d, &res, err, sizeof err);
+		if (e == PH_OK && strcmp(res.outcome, "rejected") != 0) {
+			finish(ctx, 200, res.outcome, res.event_id,
+			    res.detail[0] != '\0' ? res.detail : NULL);
+			return;
+		}
+		if (e == PH_EDBDOWN || e == PH_ECONFIG) {
+			/* Whether it is rejected is the database's to say. */
+			finish_error(ctx, e, err);
+			return;
+		}
+	}
+	if (e != PH_OK)
+		ph_store_record(ctx->store, ctx->cfg, &ctx->d, "rejected", reason,
+		    &res, err, sizeof err);
+	finish(ctx, 401, "rejected", res.event_id, reason);
+}
+
 static void
 handle(struct ph_ctx *ctx)
 {
@@ -193,18 +226,14 @@ handle(struct ph_ctx *ctx)
 	ctx->d.remote_addr = ph_ip_address_valid(ctx->req.remote_addr) ? ctx->req.remote_addr : NULL;
 	ctx->d.body_len = ctx->req.body_len;
 	ph_sha256_hex(ctx->req.body, ctx->req.body_len, ctx->d.body_sha256);
+	/* The store drops it for rejected and failed rows. */
+	if (ep->dedupe)
+		ctx->d.dedupe_key = ctx->d.body_sha256;
 
 	if (ep->authenticate != NULL) {
 		e = ep->authenticate(ctx, err, sizeof err);
 		if (e == PH_EAUTH) {
-			struct ph_store_result res;
-			char ignored[PH_ERRLEN];
-
-			/* Kept for monitoring: hash and length only. */
-			memset(&res, 0, sizeof res);
-			ph_store_record(ctx->store, ctx->cfg, &ctx->d, "rejected", err,
-			    &res, ignored, sizeof ignored);
-			finish(ctx, 401, "rejected", res.event_id, err);
+			answer_unauthenticated(ctx, err);
 			return;
 		}
 		if (e != PH_OK) {
@@ -213,15 +242,22 @@ handle(struct ph_ctx *ctx)
 		}
 	}
 
-	e = decode_body(ctx, &body, err, sizeof err);
+	/* ph_request_check let an empty body through only where the policy
+	 * allows one: it is classified without a JSON value. */
+	e = ctx->req.body_len > 0 ? decode_body(ctx, &body, err, sizeof err) : PH_OK;
 	if (e == PH_OK)
 		e = ep->classify(ctx, body, err, sizeof err);
+	if (e == PH_OK && ep->verify != NULL) {
+		e = ep->verify(ctx, body, err, sizeof err);
+		if (e == PH_EAUTH) {
+			answer_unauthenticated(ctx, err);
+			goto out;
+		}
+	}
 	if (e != PH_OK) {
 		finish_error(ctx, e, err);
 		goto out;
 	}
-	if (ep->dedupe)
-		ctx->d.dedupe_key = ctx->d.body_sha256;
 	desc = ph_event_desc_find(ep->events, ep->nevents, ctx->d.event_type);
 	if (desc == NULL) {
 		/* Providers add event types without notice: keep it. */

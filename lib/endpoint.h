@@ -27,9 +27,20 @@ struct ph_endpoint {
 	 * d->signature_valid where the provider signs. NULL: none. */
 	enum ph_err (*authenticate)(struct ph_ctx *ctx, char *err, size_t errlen);
 	/* Names the event type of a decoded body in ctx->d.event_type;
-	 * PH_EBADREQ when the body is not one of this endpoint's. */
+	 * PH_EBADREQ when the body is not one of this endpoint's. body is
+	 * NULL for an empty body (only where policy.allow_empty_body). */
 	enum ph_err (*classify)(struct ph_ctx *ctx, struct json_object *body,
 	    char *err, size_t errlen);
+	/* Decides authenticity after classify, for providers that sign inside
+	 * the body. Same results as authenticate. NULL: none. */
+	enum ph_err (*verify)(struct ph_ctx *ctx, struct json_object *body,
+	    char *err, size_t errlen);
+	/* Applied instead of recording "rejected" when authenticate or verify
+	 * says PH_EAUTH, with the reason as its one argument, for providers
+	 * where the database decides (a NicePay registration window). Its
+	 * outcome "rejected" is answered 401; any other outcome 200. NULL:
+	 * recorded as rejected, 401. */
+	const struct ph_store_action *auth_failure_action;
 	const struct ph_event_desc *events;
 	size_t nevents;
 	bool dedupe;                 /* dedupe_key = SHA-256 of the body */
