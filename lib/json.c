@@ -323,6 +323,22 @@ id_member(struct json_object *obj, const char *key, struct json_object **v,
 }
 
 enum ph_err
+ph_json_required_text(struct json_object *obj, const char *key, size_t max,
+    const char **out, char *err, size_t errlen)
+{
+	enum ph_err e = ph_json_string(obj, key, PH_REQUIRED, out, err, errlen);
+
+	if (e != PH_OK)
+		return e;
+	if (**out == '\0')
+		return ph_fail(err, errlen, PH_EBADREQ, "field '%s' is empty", key);
+	if (strlen(*out) >= max)
+		return ph_fail(err, errlen, PH_EBADREQ, "field '%s' longer than %zu bytes",
+		    key, max - 1);
+	return PH_OK;
+}
+
+enum ph_err
 ph_json_integer_id(struct json_object *obj, const char *key, char *buf,
     size_t buflen, char *err, size_t errlen)
 {

@@ -34,6 +34,11 @@ enum ph_field {
 enum ph_err ph_json_string(struct json_object *obj, const char *key,
     enum ph_field need, const char **out, char *err, size_t errlen);
 
+/* Looks up a required string member that is not empty and shorter than
+ * max bytes (an enum value or a key kept as text, however odd). */
+enum ph_err ph_json_required_text(struct json_object *obj, const char *key, size_t max,
+    const char **out, char *err, size_t errlen);
+
 /* Looks up an id member that must be a non-negative integer: a JSON
  * integer, or a string of decimal digits (form bodies carry only
  * strings). Writes its decimal text into buf (PH_ID_MAX bytes). */

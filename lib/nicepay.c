@@ -356,23 +356,6 @@ required_amount(struct json_object *body, const char *key, char *buf, size_t buf
 	return amount_value(v, key, buf, buflen, err, errlen);
 }
 
-/* A required, non-empty, bounded string. */
-static enum ph_err
-required_text(struct json_object *body, const char *key, const char **out,
-    char *err, size_t errlen)
-{
-	enum ph_err e = ph_json_string(body, key, PH_REQUIRED, out, err, errlen);
-
-	if (e != PH_OK)
-		return e;
-	if (**out == '\0')
-		return ph_fail(err, errlen, PH_EBADREQ, "field '%s' is empty", key);
-	if (strlen(*out) >= PH_NICEPAY_TEXT_MAX)
-		return ph_fail(err, errlen, PH_EBADREQ, "field '%s' longer than %d bytes",
-		    key, PH_NICEPAY_TEXT_MAX - 1);
-	return PH_OK;
-}
-
 /* What the signature covers, and the signature. */
 struct signed_fields {
 	const char *tid;
@@ -388,11 +371,12 @@ read_signed_fields(struct json_object *body, struct signed_fields *f,
 	enum ph_err e;
 
 	memset(f, 0, sizeof *f);
-	e = required_text(body, "tid", &f->tid, err, errlen);
+	e = ph_json_required_text(body, "tid", PH_NICEPAY_TEXT_MAX, &f->tid, err, errlen);
 	if (e == PH_OK)
 		e = required_amount(body, "amount", f->amount, sizeof f->amount, err, errlen);
 	if (e == PH_OK)
-		e = required_text(body, "ediDate", &f->edi_date, err, errlen);
+		e = ph_json_required_text(body, "ediDate", PH_NICEPAY_TEXT_MAX,
+		    &f->edi_date, err, errlen);
 	if (e == PH_OK)
 		e = ph_json_string(body, "signature", PH_OPTIONAL, &f->signature, err, errlen);
 	return e;
@@ -674,11 +658,13 @@ classify(struct ph_ctx *ctx, struct json_object *body, char *err, size_t errlen)
 		ph_strlcpy(ctx->d.event_type, "test", sizeof ctx->d.event_type);
 		return PH_OK;
 	}
-	e = required_text(body, "tid", &s, err, errlen);
+	e = ph_json_required_text(body, "tid", PH_NICEPAY_TEXT_MAX, &s, err, errlen);
 	if (e == PH_OK)
-		e = required_text(body, "status", &s, err, errlen);
+		e = ph_json_required_text(body, "status", PH_NICEPAY_TEXT_MAX,
+		    &s, err, errlen);
 	if (e == PH_OK)
-		e = required_text(body, "payMethod", &s, err, errlen);
+		e = ph_json_required_text(body, "payMethod", PH_NICEPAY_TEXT_MAX,
+		    &s, err, errlen);
 	if (e != PH_OK)
 		return e;
 	ph_strlcpy(ctx->d.event_type, "payment", sizeof ctx->d.event_type);
@@ -788,9 +774,11 @@ parse_payment(struct json_object *body, struct ph_delivery *d, char *err, size_t
 
 	e = read_signed_fields(body, &f, err, errlen);
 	if (e == PH_OK)
-		e = required_text(body, "status", &status, err, errlen);
+		e = ph_json_required_text(body, "status", PH_NICEPAY_TEXT_MAX,
+		    &status, err, errlen);
 	if (e == PH_OK)
-		e = required_text(body, "payMethod", &method, err, errlen);
+		e = ph_json_required_text(body, "payMethod", PH_NICEPAY_TEXT_MAX,
+		    &method, err, errlen);
 	if (e == PH_OK)
 		e = check_shape(body, &payment_shape, "", d, err, errlen);
 	if (e == PH_OK)

@@ -48,23 +48,6 @@ static const struct ph_store_action order_action = {"payhook.steppay_v1_order", 
 static const struct ph_store_action subscription_action = {"payhook.steppay_v1_subscription", 2};
 static const struct ph_store_action payment_action = {"payhook.steppay_v1_payment", 3};
 
-/* An enum value is kept as text, however odd, but bounded. */
-static enum ph_err
-enum_value(struct json_object *body, const char *key, const char **out,
-    char *err, size_t errlen)
-{
-	enum ph_err e = ph_json_string(body, key, PH_REQUIRED, out, err, errlen);
-
-	if (e != PH_OK)
-		return e;
-	if (**out == '\0')
-		return ph_fail(err, errlen, PH_EBADREQ, "field '%s' is empty", key);
-	if (strlen(*out) >= PH_ID_MAX)
-		return ph_fail(err, errlen, PH_EBADREQ, "field '%s' longer than %d bytes",
-		    key, PH_ID_MAX - 1);
-	return PH_OK;
-}
-
 /* Copies the action's arguments into the delivery, in the action's order. */
 static enum ph_err
 keep_args(struct ph_delivery *d, const char *const *values, int n, char *err, size_t errlen)
@@ -94,7 +77,7 @@ parse_order(struct json_object *body, struct ph_delivery *d, char *err, size_t e
 	const char *type = NULL;
 	enum ph_err e;
 
-	e = enum_value(body, "webHookType", &type, err, errlen);
+	e = ph_json_required_text(body, "webHookType", PH_ID_MAX, &type, err, errlen);
 	if (e == PH_OK)
 		e = ph_json_integer_id(body, "orderId", id, sizeof id, err, errlen);
 	if (e != PH_OK)
@@ -116,7 +99,8 @@ parse_subscription(struct json_object *body, struct ph_delivery *d, char *err, s
 
 	e = ph_json_integer_id(body, "id", id, sizeof id, err, errlen);
 	if (e == PH_OK)
-		e = enum_value(body, "status", &status, err, errlen);
+		e = ph_json_required_text(body, "status", PH_ID_MAX,
+		    &status, err, errlen);
 	if (e != PH_OK)
 		return e;
 	if (!ph_steppay_subscription_status_known(status))
@@ -135,7 +119,7 @@ parse_payment(struct json_object *body, struct ph_delivery *d, char *err, size_t
 	const char *type = NULL;
 	enum ph_err e;
 
-	e = enum_value(body, "webHookType", &type, err, errlen);
+	e = ph_json_required_text(body, "webHookType", PH_ID_MAX, &type, err, errlen);
 	if (e == PH_OK)
 		e = ph_json_text_id(body, "orderId", order, sizeof order, err, errlen);
 	if (e == PH_OK)
