@@ -160,6 +160,25 @@ parse_text(struct ph_config *cfg, char *text, char *err, size_t errlen)
 	return PH_OK;
 }
 
+/* Webhook URLs and hosting accounts are shared with strangers; a file any
+ * local user can read must not hold the secrets that authenticate
+ * deliveries. Secrets from the environment are not the file's concern. */
+static enum ph_err
+refuse_readable_secrets(const struct ph_config *cfg, unsigned mode, char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < PH_CONF__COUNT; i++) {
+		if (ph_conf_defs[i].type == PH_CT_SECRET && cfg->origin[i] == PH_ORIGIN_FILE &&
+		    cfg->value[i] != NULL && cfg->value[i][0] != '\0')
+			return ph_fail(err, errlen, PH_ECONFIG,
+			    "%s holds %s but every user can read it (mode %04o): "
+			    "chmod o-r it (0640, group of the web server) or pass secrets "
+			    "in PAYHOOK_* variables", cfg->path, ph_conf_defs[i].name, mode);
+	}
+	return PH_OK;
+}
+
 static enum ph_err
 read_file(struct ph_config *cfg, bool explicit_path, char *err, size_t errlen)
 {
@@ -202,6 +221,12 @@ read_file(struct ph_config *cfg, bool explicit_path, char *err, size_t errlen)
 		goto out;
 	}
 	e = parse_text(cfg, text, err, errlen);
+	if (e == PH_OK && S_ISREG(st.st_mode) && (st.st_mode & S_IWOTH) != 0)
+		/* Anyone could change the database, the secrets, the allowlist. */
+		e = ph_fail(err, errlen, PH_ECONFIG, "%s is writable by every user (mode %04o): "
+		    "chmod o-w it", cfg->path, (unsigned)(st.st_mode & 07777));
+	if (e == PH_OK && S_ISREG(st.st_mode) && (st.st_mode & S_IROTH) != 0)
+		e = refuse_readable_secrets(cfg, (unsigned)(st.st_mode & 07777), err, errlen);
 out:
 	free(text);
 	fclose(f);

@@ -18,7 +18,7 @@ ph_on_exit rm -rf "$work"
 NP_KEY="np-lighttpd-secret-$$"
 printf 'database = %s\nnicepay_secret_key = %s\nallow_from_nicepay = 121.133.126.86/32, 121.133.126.87/32, 127.0.0.1/32\n' \
 	"$PH_TEST_CONNINFO" "$NP_KEY" > "$work/payhook.conf"
-chmod 0644 "$work/payhook.conf"
+chmod 0640 "$work/payhook.conf"
 chmod 0755 "$work"
 
 lighttpd_start "$H" /nicepay param:PAYHOOK_CONFIG="$work/payhook.conf" \

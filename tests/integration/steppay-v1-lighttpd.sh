@@ -16,7 +16,7 @@ pg_start
 work=$(mktemp -d /tmp/payhook-test.XXXXXX)
 ph_on_exit rm -rf "$work"
 printf 'database = %s\nsteppay_v1_token = t0k\n' "$PH_TEST_CONNINFO" > "$work/payhook.conf"
-chmod 0644 "$work/payhook.conf"
+chmod 0640 "$work/payhook.conf"
 chmod 0755 "$work"
 
 # The configuration is named the way Apache's SetEnv names it: as a

@@ -17,7 +17,7 @@ pg_start
 work=$(mktemp -d /tmp/payhook-test.XXXXXX)
 ph_on_exit rm -rf "$work"
 printf 'database = %s\nsteppay_v2_secret = %s\n' "$PH_TEST_CONNINFO" "$SECRET" > "$work/payhook.conf"
-chmod 0644 "$work/payhook.conf"
+chmod 0640 "$work/payhook.conf"
 chmod 0755 "$work"
 
 lighttpd_start "$H" /steppay-v2 PAYHOOK_CONFIG="$work/payhook.conf" \

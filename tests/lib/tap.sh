@@ -23,6 +23,10 @@
 # A script that dies before tap_done gets a "Bail out!" line naming the
 # command and line that failed, so the TAP driver reports an ERROR.
 
+# Files a test writes (configurations holding secrets among them) are
+# not readable by other users, as payhook requires of its configuration.
+umask 027
+
 tap_n=0
 tap_failed=0
 tap_planned=

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -20,6 +21,7 @@ write_conf(const char *name, const char *text)
 	f = fopen(path, "w");
 	fputs(text, f);
 	fclose(f);
+	chmod(path, 0640);
 	return path;
 }
 
@@ -98,6 +100,36 @@ main(void)
 	is_int(load_err("allow_from = 10.0.0.0/33\n", err, sizeof err), PH_ECONFIG, "bad CIDR refused");
 	is_int(load_err("database = a\ndatabase = b\n", err, sizeof err), PH_ECONFIG,
 	    "a key twice refused");
+
+	/* A file every user can read must not hold secrets. */
+	p = write_conf("open.conf", "steppay_v2_secret = whsec-open\nmax_body_bytes = 100\n");
+	chmod(p, 0644);
+	cfg = ph_config_load(p, true, err, sizeof err);
+	ok(cfg == NULL, "a world-readable file with a secret is refused");
+	ok(strstr(err, "steppay_v2_secret") != NULL && strstr(err, "0644") != NULL &&
+	    strstr(err, "chmod") != NULL, "the error names the key, the mode and the fix");
+	ok(strstr(err, "whsec-open") == NULL, "but not the secret");
+	ph_config_free(cfg);
+	chmod(p, 0640);
+	cfg = ph_config_load(p, true, err, sizeof err);
+	ok(cfg != NULL, "the same file at 0640 loads");
+	ph_config_free(cfg);
+	p = write_conf("open.conf", "max_body_bytes = 100\nallow_from = 127.0.0.1\n");
+	chmod(p, 0644);
+	cfg = ph_config_load(p, true, err, sizeof err);
+	ok(cfg != NULL, "a world-readable file without secrets loads");
+	ph_config_free(cfg);
+	chmod(p, 0646);
+	cfg = ph_config_load(p, true, err, sizeof err);
+	ok(cfg == NULL && strstr(err, "writable by every user") != NULL,
+	    "a world-writable file is refused, secrets or not");
+	ph_config_free(cfg);
+	chmod(p, 0644);
+	setenv("PAYHOOK_NICEPAY_SECRET_KEY", "from-env", 1);
+	cfg = ph_config_load(p, true, err, sizeof err);
+	ok(cfg != NULL, "secrets from the environment do not make the file's mode matter");
+	ph_config_free(cfg);
+	unsetenv("PAYHOOK_NICEPAY_SECRET_KEY");
 
 	/* The cache parses once and notices edits. */
 	p = write_conf("c.conf", "max_body_bytes = 100\n");
