@@ -49,17 +49,6 @@ status_rank(const char *status)
 	return RANK_UNKNOWN;
 }
 
-static bool
-in_list(const char *s, const char *const *list, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(s, list[i]) == 0)
-			return true;
-	return false;
-}
-
 bool
 ph_nicepay_status_known(const char *status)
 {
@@ -74,7 +63,7 @@ ph_nicepay_status_known(const char *status)
 bool
 ph_nicepay_pay_method_known(const char *pay_method)
 {
-	return in_list(pay_method, pay_methods, PH_ARRAY_LEN(pay_methods));
+	return ph_str_in(pay_method, pay_methods, PH_ARRAY_LEN(pay_methods));
 }
 
 /* ---- signature ---------------------------------------------------------- */
@@ -706,7 +695,7 @@ verify(struct ph_ctx *ctx, struct json_object *body, char *err, size_t errlen)
 		return PH_OK;
 	if (f.signature == NULL) {
 		status = string_member(body, "status");
-		if (status != NULL && in_list(status, unsigned_statuses,
+		if (status != NULL && ph_str_in(status, unsigned_statuses,
 		    PH_ARRAY_LEN(unsigned_statuses)))
 			return PH_OK;
 		return ph_fail(err, errlen, PH_EAUTH, "signature missing");

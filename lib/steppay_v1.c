@@ -20,27 +20,16 @@ static const char *const web_hook_types[] = {
 	"PAYMENT", "VBANK", "CANCELED", "USER_CANCELED", "FAILED", "CMS", "BILLKEY",
 };
 
-static bool
-in_list(const char *s, const char *const *list, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(s, list[i]) == 0)
-			return true;
-	return false;
-}
-
 bool
 ph_steppay_subscription_status_known(const char *status)
 {
-	return in_list(status, subscription_statuses, PH_ARRAY_LEN(subscription_statuses));
+	return ph_str_in(status, subscription_statuses, PH_ARRAY_LEN(subscription_statuses));
 }
 
 bool
 ph_steppay_web_hook_type_known(const char *t)
 {
-	return in_list(t, web_hook_types, PH_ARRAY_LEN(web_hook_types));
+	return ph_str_in(t, web_hook_types, PH_ARRAY_LEN(web_hook_types));
 }
 
 /* Store actions: server-side functions in sql/001_init.sql. */

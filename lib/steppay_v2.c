@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -372,15 +373,6 @@ ph_steppay_local_time_valid(const char *s)
 	return s[i] == '\0' && frac >= 1 && frac <= 6;
 }
 
-static bool
-listed(const char *s, const char *const *values)
-{
-	for (; *values != NULL; values++)
-		if (strcmp(s, *values) == 0)
-			return true;
-	return false;
-}
-
 static void
 check_enum_value(struct ph_delivery *d, const struct schema *sc, const struct enum_field *f,
     struct json_object *obj)
@@ -397,7 +389,7 @@ check_enum_value(struct ph_delivery *d, const struct schema *sc, const struct en
 		return;
 	}
 	s = json_object_get_string(v);
-	known = f->values != NULL ? listed(s, f->values) :
+	known = f->values != NULL ? ph_str_in(s, f->values, SIZE_MAX) :
 	    ph_steppay_subscription_status_known(s);
 	if (!known)
 		ph_delivery_warn(d, "unknown %s.%s '%s' stored as given", sc->name, f->field, s);

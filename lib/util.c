@@ -81,6 +81,17 @@ ph_strlcpy(char *dst, const char *src, size_t size)
 }
 
 bool
+ph_str_in(const char *s, const char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && list[i] != NULL; i++)
+		if (strcmp(s, list[i]) == 0)
+			return true;
+	return false;
+}
+
+bool
 ph_ascii_ieq(const char *a, const char *b, size_t n)
 {
 	size_t i;

@@ -27,6 +27,10 @@ int ph_hex_digit(int c);
 /* Copies at most size-1 bytes and always terminates; returns strlen(src). */
 size_t ph_strlcpy(char *dst, const char *src, size_t size);
 
+/* True when s equals one of the first n strings of list, which may also
+ * end early at a NULL entry (pass SIZE_MAX for a NULL-terminated list). */
+bool ph_str_in(const char *s, const char *const *list, size_t n);
+
 /* Case-insensitive ASCII comparison of the first n bytes (locale free). */
 bool ph_ascii_ieq(const char *a, const char *b, size_t n);
 

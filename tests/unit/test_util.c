@@ -44,6 +44,14 @@ main(void)
 
 	ok(ph_ascii_ieq("Content-Type", "content-type", 12), "case-insensitive match");
 	ok(!ph_ascii_ieq("Content-Typo", "content-type", 12), "case-insensitive mismatch");
+	{
+		static const char *const list[] = {"PAID", "CANCELED", NULL, "HIDDEN"};
+
+		ok(ph_str_in("CANCELED", list, 2), "ph_str_in finds a listed value");
+		ok(!ph_str_in("CANCELED", list, 1), "ph_str_in looks at the first n only");
+		ok(!ph_str_in("HIDDEN", list, SIZE_MAX), "ph_str_in stops at NULL");
+		ok(!ph_str_in("paid", list, SIZE_MAX), "ph_str_in is case-sensitive");
+	}
 
 	ph_sanitize(buf, sizeof buf, "a\"b\nc\x80", 6);
 	is_str(buf, "a?b?c?", "sanitize replaces quotes, control and non-ASCII bytes");
