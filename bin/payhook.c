@@ -14,6 +14,7 @@
 
 #include <libpq-fe.h>
 
+#include "cli.h"
 #include "conf.h"
 #include "util.h"
 
@@ -26,66 +27,6 @@
 #define PH_SQLDIR "/usr/local/share/payhook/sql"
 #endif
 
-struct cmd {
-	const char *name;
-	const char *usage;
-	const char *summary;
-	int (*run)(const struct cmd *self, int argc, char **argv);
-};
-
-static const char *progname = "payhook";
-
-static void
-die_usage(const char *usage)
-{
-	fprintf(stderr, "usage: %s %s\n", progname, usage);
-	exit(2);
-}
-
-/* Loads the config the way the handlers do: $PAYHOOK_CONFIG or --config,
- * else the default path, then the environment. */
-static struct ph_config *
-load_config(const char *path)
-{
-	char err[PH_ERRLEN];
-	struct ph_config *cfg;
-
-	if (path == NULL)
-		path = getenv("PAYHOOK_CONFIG");
-	cfg = ph_config_load(path, path != NULL && *path != '\0', err, sizeof err);
-	if (cfg == NULL)
-		fprintf(stderr, "%s: %s\n", progname, err);
-	return cfg;
-}
-
-static PGconn *
-connect_db(const char *conninfo)
-{
-	const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
-	const char *const vals[] = {"10", "payhook", conninfo, NULL};
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
-
-	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "%s: cannot connect to the database: %s", progname,
-		    conn != NULL ? PQerrorMessage(conn) : "out of memory\n");
-		PQfinish(conn);
-		return NULL;
-	}
-	return conn;
-}
-
-static bool
-exec_ok(PGconn *conn, const char *sql, const char *what)
-{
-	PGresult *r = PQexec(conn, sql);
-	bool ok = r != NULL && (PQresultStatus(r) == PGRES_COMMAND_OK ||
-	    PQresultStatus(r) == PGRES_TUPLES_OK);
-
-	if (!ok)
-		fprintf(stderr, "%s: %s: %s", progname, what, PQerrorMessage(conn));
-	PQclear(r);
-	return ok;
-}
 
 /* The migrations directory: --sql-dir, else the source tree's sql/ when
  * this program runs from the build tree (right after `make`), else the
@@ -131,7 +72,7 @@ list_migrations(const char *dir, char **names, int max)
 
 	if (d == NULL) {
 		fprintf(stderr, "%s: cannot open migrations directory %s: %s\n",
-		    progname, dir, strerror(errno));
+		    cli_progname, dir, strerror(errno));
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -141,7 +82,7 @@ list_migrations(const char *dir, char **names, int max)
 		    strspn(de->d_name, "0123456789") != 3 || de->d_name[3] != '_')
 			continue;
 		if (n == max || (names[n] = strdup(de->d_name)) == NULL) {
-			fprintf(stderr, "%s: too many migrations in %s\n", progname, dir);
+			fprintf(stderr, "%s: too many migrations in %s\n", cli_progname, dir);
 			break;
 		}
 		n++;
@@ -171,7 +112,7 @@ slurp(const char *path)
 	fclose(f);
 	return buf;
 fail:
-	fprintf(stderr, "%s: cannot read %s\n", progname, path);
+	fprintf(stderr, "%s: cannot read %s\n", cli_progname, path);
 	free(buf);
 	if (f != NULL)
 		fclose(f);
@@ -194,10 +135,10 @@ apply_migration(PGconn *conn, const char *dir, const char *name)
 	ph_sha256_hex(sql, strlen(sql), sha);
 	memcpy(version, name, 3);
 	version[3] = '\0';
-	if (!exec_ok(conn, "BEGIN", "begin"))
+	if (!cli_exec_ok(conn, "BEGIN", "begin"))
 		goto out;
-	if (!exec_ok(conn, sql, name)) {
-		exec_ok(conn, "ROLLBACK", "rollback");
+	if (!cli_exec_ok(conn, sql, name)) {
+		cli_exec_ok(conn, "ROLLBACK", "rollback");
 		goto out;
 	}
 	params[0] = version;
@@ -206,13 +147,13 @@ apply_migration(PGconn *conn, const char *dir, const char *name)
 	r = PQexecParams(conn, "INSERT INTO payhook.schema_migrations (version, name, sha256) "
 	    "VALUES ($1, $2, $3)", 3, NULL, params, NULL, NULL, 0);
 	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		fprintf(stderr, "%s: recording %s: %s", progname, name, PQerrorMessage(conn));
+		fprintf(stderr, "%s: recording %s: %s", cli_progname, name, PQerrorMessage(conn));
 		PQclear(r);
-		exec_ok(conn, "ROLLBACK", "rollback");
+		cli_exec_ok(conn, "ROLLBACK", "rollback");
 		goto out;
 	}
 	PQclear(r);
-	ok = exec_ok(conn, "COMMIT", "commit");
+	ok = cli_exec_ok(conn, "COMMIT", "commit");
 	if (ok)
 		printf("applied %s\n", name);
 out:
@@ -236,7 +177,7 @@ migration_state(PGconn *conn, const char *dir, const char *name)
 	r = PQexecParams(conn, "SELECT name, sha256 FROM payhook.schema_migrations "
 	    "WHERE version = $1", 1, NULL, params, NULL, NULL, 0);
 	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "%s: %s", progname, PQerrorMessage(conn));
+		fprintf(stderr, "%s: %s", cli_progname, PQerrorMessage(conn));
 		PQclear(r);
 		return -1;
 	}
@@ -250,7 +191,7 @@ migration_state(PGconn *conn, const char *dir, const char *name)
 			if (strcmp(sha, PQgetvalue(r, 0, 1)) != 0)
 				fprintf(stderr, "%s: warning: %s changed since it was applied; "
 				    "applied migrations are never edited: add a new one\n",
-				    progname, name);
+				    cli_progname, name);
 			free(sql);
 		}
 	}
@@ -280,14 +221,14 @@ cmd_migrate(const struct cmd *self, int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'd': database = optarg; break;
 		case 's': dir = optarg; break;
-		case 'h': printf("usage: %s %s\n", progname, usage); return 0;
-		default: die_usage(usage);
+		case 'h': printf("usage: %s %s\n", cli_progname, usage); return 0;
+		default: cli_die_usage(usage);
 		}
 	}
 	if (optind != argc)
-		die_usage(usage);
+		cli_die_usage(usage);
 	if (database == NULL) {
-		if ((cfg = load_config(config)) == NULL)
+		if ((cfg = cli_load_config(config)) == NULL)
 			return 1;
 		database = ph_config_get(cfg, PH_CONF_DATABASE);
 	}
@@ -295,16 +236,16 @@ cmd_migrate(const struct cmd *self, int argc, char **argv)
 	if ((n = list_migrations(dir, names, PH_MIGRATIONS_MAX)) < 0)
 		goto out;
 	if (n == 0) {
-		fprintf(stderr, "%s: no migrations (NNN_name.sql) in %s\n", progname, dir);
+		fprintf(stderr, "%s: no migrations (NNN_name.sql) in %s\n", cli_progname, dir);
 		goto out;
 	}
-	if ((conn = connect_db(database != NULL ? database : "")) == NULL)
+	if ((conn = cli_connect_db(database != NULL ? database : "")) == NULL)
 		goto out;
 	/* Two migrate runs at once wait for each other instead of racing. */
-	if (!exec_ok(conn, "SET client_min_messages = warning", "settings") ||
-	    !exec_ok(conn, "SELECT pg_advisory_lock(x'" PH_MIGRATE_LOCK_KEY "'::bigint)", "lock") ||
-	    !exec_ok(conn, "CREATE SCHEMA IF NOT EXISTS payhook", "create schema") ||
-	    !exec_ok(conn, "CREATE TABLE IF NOT EXISTS payhook.schema_migrations ("
+	if (!cli_exec_ok(conn, "SET client_min_messages = warning", "settings") ||
+	    !cli_exec_ok(conn, "SELECT pg_advisory_lock(x'" PH_MIGRATE_LOCK_KEY "'::bigint)", "lock") ||
+	    !cli_exec_ok(conn, "CREATE SCHEMA IF NOT EXISTS payhook", "create schema") ||
+	    !cli_exec_ok(conn, "CREATE TABLE IF NOT EXISTS payhook.schema_migrations ("
 	    "version text PRIMARY KEY, name text NOT NULL, sha256 text NOT NULL, "
 	    "applied_at timestamptz NOT NULL DEFAULT now())", "create schema_migrations"))
 		goto out;
@@ -381,13 +322,13 @@ cmd_check_config(const struct cmd *self, int argc, char **argv)
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'n': try_db = false; break;
-		case 'h': printf("usage: %s %s\n", progname, usage); return 0;
-		default: die_usage(usage);
+		case 'h': printf("usage: %s %s\n", cli_progname, usage); return 0;
+		default: cli_die_usage(usage);
 		}
 	}
 	if (optind != argc)
-		die_usage(usage);
-	if ((cfg = load_config(config)) == NULL)
+		cli_die_usage(usage);
+	if ((cfg = cli_load_config(config)) == NULL)
 		return 1;
 	printf("# %s %s\n", cfg->path, cfg->file_found ? "(read)" : "(not found: defaults and environment only)");
 	for (i = 0; i < PH_CONF__COUNT; i++) {
@@ -402,7 +343,7 @@ cmd_check_config(const struct cmd *self, int argc, char **argv)
 			    origin_name(cfg->origin[i]));
 	}
 	if (try_db) {
-		conn = connect_db(ph_config_get(cfg, PH_CONF_DATABASE) != NULL ?
+		conn = cli_connect_db(ph_config_get(cfg, PH_CONF_DATABASE) != NULL ?
 		    ph_config_get(cfg, PH_CONF_DATABASE) : "");
 		if (conn == NULL)
 			status = 1;
@@ -453,7 +394,7 @@ usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: %s COMMAND [OPTIONS]\n\ncommands:\n", progname);
+	fprintf(f, "usage: %s COMMAND [OPTIONS]\n\ncommands:\n", cli_progname);
 	for (i = 0; i < PH_ARRAY_LEN(cmds); i++)
 		fprintf(f, "  %-14s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\nConfiguration: $PAYHOOK_CONFIG, else %s; every key can be\n"
@@ -490,7 +431,7 @@ main(int argc, char **argv)
 	}
 	cmd = find_cmd(argv[1]);
 	if (cmd == NULL) {
-		fprintf(stderr, "%s: unknown command '%s'\n", progname, argv[1]);
+		fprintf(stderr, "%s: unknown command '%s'\n", cli_progname, argv[1]);
 		usage(stderr);
 		return 2;
 	}

@@ -1,0 +1,36 @@
+/* Shared by the payhook subcommands (bin/cmd_*.c and bin/payhook.c).
+ * A subcommand is a row of the table in payhook.c: name, usage line,
+ * one-line summary, and its function. */
+#ifndef PH_CLI_H
+#define PH_CLI_H
+
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+#include "conf.h"
+
+struct cmd {
+	const char *name;
+	const char *usage;
+	const char *summary;
+	int (*run)(const struct cmd *self, int argc, char **argv);
+};
+
+extern const char *cli_progname;
+
+/* Prints "usage: payhook USAGE" on stderr and exits 2. */
+void cli_die_usage(const char *usage) __attribute__((noreturn));
+
+/* The configuration as the handlers see it: path (--config), else
+ * $PAYHOOK_CONFIG, else the default path; then the environment. NULL
+ * after printing why. */
+struct ph_config *cli_load_config(const char *path);
+
+/* A connection to conninfo, or NULL after printing why. */
+PGconn *cli_connect_db(const char *conninfo);
+
+/* Runs sql; false after printing "what: server message". */
+bool cli_exec_ok(PGconn *conn, const char *sql, const char *what);
+
+#endif
