@@ -16,12 +16,17 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "store.h"
 #include "util.h"
 
 #define PH_MIGRATIONS_MAX 256
 #define PH_MIGRATION_MAX_BYTES (4 << 20)
 /* Serializes concurrent `payhook migrate` runs (pg_advisory_lock key). */
 #define PH_MIGRATE_LOCK_KEY "7170686f6f6b"
+/* The roles `migrate --roles` creates unless told other names. */
+#define PH_ROLE_OWNER_DEFAULT "payhook_owner"
+#define PH_ROLE_WRITER_DEFAULT "payhook_writer"
+#define PH_ROLE_READER_DEFAULT "payhook_reader"
 
 #ifndef PH_SQLDIR
 #define PH_SQLDIR "/usr/local/share/payhook/sql"
@@ -199,6 +204,42 @@ migration_state(PGconn *conn, const char *dir, const char *name)
 	return state;
 }
 
+/* CREATE SCHEMA needs CREATE on the database, even with IF NOT EXISTS:
+ * the owner role, which has not, runs later migrations. */
+static bool
+create_schema(PGconn *conn)
+{
+	PGresult *r = PQexec(conn, "SELECT to_regnamespace('payhook') IS NOT NULL");
+	bool exists = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+
+	PQclear(r);
+	return exists || cli_exec_ok(conn, "CREATE SCHEMA payhook", "create schema");
+}
+
+/* roles: owner, writer, reader. Creates what is missing, gives each its
+ * privileges, and says how to use them. */
+static bool
+setup_roles(PGconn *conn, const char *const roles[3])
+{
+	PGresult *r = PQexecParams(conn, "SELECT payhook.setup_roles($1, $2, $3)", 3, NULL,
+	    roles, NULL, NULL, 0);
+	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+
+	if (!ok)
+		fprintf(stderr, "%s: setting up the roles (this needs a superuser or "
+		    "CREATEROLE): %s", cli_progname, PQerrorMessage(conn));
+	PQclear(r);
+	if (!ok)
+		return false;
+	printf("roles: %s owns schema payhook (use it for migrate and rebuild),\n"
+	    "       %s may only store deliveries (use it in the handlers' database string),\n"
+	    "       %s may only read (use it for psql and reports).\n"
+	    "They have no password: set one in psql with \\password ROLE, or let\n"
+	    "pg_hba.conf map local users to them.\n", roles[0], roles[1], roles[2]);
+	return true;
+}
+
 static int
 cmd_migrate(const struct cmd *self, int argc, char **argv)
 {
@@ -206,11 +247,18 @@ cmd_migrate(const struct cmd *self, int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"database", required_argument, NULL, 'd'},
 		{"sql-dir", required_argument, NULL, 's'},
+		{"roles", no_argument, NULL, 'r'},
+		{"owner", required_argument, NULL, 'O'},
+		{"writer", required_argument, NULL, 'W'},
+		{"reader", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *usage = self->usage;
 	const char *config = NULL, *database = NULL, *dir = NULL;
+	const char *roles[3] = {PH_ROLE_OWNER_DEFAULT, PH_ROLE_WRITER_DEFAULT,
+	    PH_ROLE_READER_DEFAULT};
+	bool want_roles = false;
 	char *names[PH_MIGRATIONS_MAX];
 	struct ph_config *cfg = NULL;
 	PGconn *conn = NULL;
@@ -221,6 +269,10 @@ cmd_migrate(const struct cmd *self, int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'd': database = optarg; break;
 		case 's': dir = optarg; break;
+		case 'r': want_roles = true; break;
+		case 'O': roles[0] = optarg; want_roles = true; break;
+		case 'W': roles[1] = optarg; want_roles = true; break;
+		case 'R': roles[2] = optarg; want_roles = true; break;
 		case 'h': printf("usage: %s %s\n", cli_progname, usage); return 0;
 		default: cli_die_usage(usage);
 		}
@@ -244,7 +296,7 @@ cmd_migrate(const struct cmd *self, int argc, char **argv)
 	/* Two migrate runs at once wait for each other instead of racing. */
 	if (!cli_exec_ok(conn, "SET client_min_messages = warning", "settings") ||
 	    !cli_exec_ok(conn, "SELECT pg_advisory_lock(x'" PH_MIGRATE_LOCK_KEY "'::bigint)", "lock") ||
-	    !cli_exec_ok(conn, "CREATE SCHEMA IF NOT EXISTS payhook", "create schema") ||
+	    !create_schema(conn) ||
 	    !cli_exec_ok(conn, "CREATE TABLE IF NOT EXISTS payhook.schema_migrations ("
 	    "version text PRIMARY KEY, name text NOT NULL, sha256 text NOT NULL, "
 	    "applied_at timestamptz NOT NULL DEFAULT now())", "create schema_migrations"))
@@ -262,6 +314,9 @@ cmd_migrate(const struct cmd *self, int argc, char **argv)
 	}
 	if (applied == 0)
 		printf("database is up to date (%d migration%s applied)\n", n, n == 1 ? "" : "s");
+	if (want_roles ? !setup_roles(conn, roles) :
+	    !cli_exec_ok(conn, "SELECT payhook.apply_privileges()", "privileges"))
+		goto out;
 	status = 0;
 out:
 	for (i = 0; i < n; i++)
@@ -348,16 +403,18 @@ cmd_check_config(const struct cmd *self, int argc, char **argv)
 		if (conn == NULL)
 			status = 1;
 		else {
-			const char *su = PQparameterStatus(conn, "is_superuser");
-			bool super = su != NULL && strcmp(su, "on") == 0;
+			enum ph_db_role role = ph_db_role(conn);
+			bool wide = role == PH_ROLE_SUPERUSER || role == PH_ROLE_OWNER;
 
-			printf("# database: connected as %s%s\n", PQuser(conn),
-			    super ? " (superuser)" : "");
-			if (super && cfg->require_least_privilege) {
-				printf("# error: require_least_privilege = yes refuses a superuser\n");
+			printf("# database: connected as %s, %s\n", PQuser(conn),
+			    ph_db_role_name(role));
+			if (wide && cfg->require_least_privilege) {
+				printf("# error: require_least_privilege = yes refuses %s\n",
+				    ph_db_role_name(role));
 				status = 1;
-			} else if (super)
-				printf("# warning: a role that can only write payhook's tables is safer\n");
+			} else if (wide)
+				printf("# warning: the handlers are safer as the writer role "
+				    "(payhook migrate --roles)\n");
 			if (!timezone_known(conn, ph_config_get(cfg, PH_CONF_PROVIDER_TIMEZONE)))
 				status = 1;
 			PQfinish(conn);
@@ -371,7 +428,8 @@ cmd_check_config(const struct cmd *self, int argc, char **argv)
 static int cmd_help(const struct cmd *self, int argc, char **argv);
 
 static const struct cmd cmds[] = {
-	{"migrate", "migrate [--config FILE] [--database CONNINFO] [--sql-dir DIR]",
+	{"migrate", "migrate [--config FILE] [--database CONNINFO] [--sql-dir DIR]\n"
+	    "               [--roles [--owner NAME] [--writer NAME] [--reader NAME]]",
 	    "create or upgrade payhook's tables (safe to run again)", cmd_migrate},
 	{"check-config", "check-config [--config FILE] [--no-database]",
 	    "show the configuration in force and try the database", cmd_check_config},

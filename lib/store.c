@@ -88,25 +88,70 @@ conn_error(PGconn *conn, char *err, size_t errlen, const char *what)
 	ph_fail(err, errlen, PH_EDBDOWN, "%s: %s", what, msg);
 }
 
+enum ph_db_role
+ph_db_role(struct pg_conn *conn)
+{
+	/* pg_has_role() is also true for a member of the owner role, and
+	 * for a superuser: the superuser column is read first. */
+	static const char sql[] =
+	    "SELECT r.rolsuper, coalesce(pg_catalog.pg_has_role(current_user, n.nspowner, "
+	    "'USAGE'), false) FROM pg_catalog.pg_roles r LEFT JOIN pg_catalog.pg_namespace n "
+	    "ON n.nspname = 'payhook' WHERE r.rolname = current_user";
+	PGresult *r = PQexec(conn, sql);
+	enum ph_db_role role = PH_ROLE_UNKNOWN;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
+			role = PH_ROLE_SUPERUSER;
+		else if (strcmp(PQgetvalue(r, 0, 1), "t") == 0)
+			role = PH_ROLE_OWNER;
+		else
+			role = PH_ROLE_LEAST;
+	}
+	PQclear(r);
+	return role;
+}
+
+const char *
+ph_db_role_name(enum ph_db_role role)
+{
+	switch (role) {
+	case PH_ROLE_SUPERUSER: return "a superuser";
+	case PH_ROLE_OWNER: return "the owner of schema payhook";
+	case PH_ROLE_LEAST: return "a role that does not own schema payhook";
+	default: return "a role whose privileges could not be read";
+	}
+}
+
+/* Once per connection (one round trip then, none per delivery). */
 static enum ph_err
 check_privilege(struct ph_store *st, const struct ph_config *cfg, char *err, size_t errlen)
 {
-	const char *su = PQparameterStatus(st->conn, "is_superuser");
 	const char *user = PQuser(st->conn);
+	enum ph_db_role role = ph_db_role(st->conn);
 
-	/* is_superuser is reported by the server at connect time: this costs
-	 * no round trip. */
-	if (su == NULL || strcmp(su, "on") != 0) {
+	if (role == PH_ROLE_UNKNOWN) {
+		if (PQstatus(st->conn) != CONNECTION_OK) {
+			conn_error(st->conn, err, errlen, "lost the database connection");
+			disconnect(st);
+			return PH_EDBDOWN;
+		}
+		/* Reading pg_roles is open to every role: a refusal here is
+		 * odd but is no reason to stop working. */
+		ph_log_warn("could not read the privileges of database role %s",
+		    user != NULL ? user : "?");
+	}
+	if (role != PH_ROLE_SUPERUSER && role != PH_ROLE_OWNER) {
 		st->privilege_checked = true;
 		return PH_OK;
 	}
 	if (cfg->require_least_privilege)
 		return ph_fail(err, errlen, PH_ECONFIG,
-		    "refusing to work as database superuser %s (require_least_privilege = yes)",
-		    user != NULL ? user : "?");
-	ph_log_warn("connected to the database as superuser %s; a role that can only "
-	    "write payhook's tables is safer (see require_least_privilege)",
-	    user != NULL ? user : "?");
+		    "refusing to work as database role %s, %s (require_least_privilege = yes)",
+		    user != NULL ? user : "?", ph_db_role_name(role));
+	ph_log_warn("connected to the database as %s, %s; the writer role made by "
+	    "`payhook migrate --roles` is safer (see require_least_privilege)",
+	    user != NULL ? user : "?", ph_db_role_name(role));
 	st->privilege_checked = true;
 	return PH_OK;
 }

@@ -18,6 +18,21 @@
 #define PH_DB_RETRIES 3              /* serialization failures retried */
 
 struct ph_store;
+struct pg_conn;
+
+/* What the connected role may do, as far as require_least_privilege
+ * cares. */
+enum ph_db_role {
+	PH_ROLE_UNKNOWN,      /* the catalog could not be read */
+	PH_ROLE_LEAST,        /* neither of the two below: the writer, say */
+	PH_ROLE_OWNER,        /* owns (or is a member of the owner of) schema payhook */
+	PH_ROLE_SUPERUSER,
+};
+
+/* One query on conn (a libpq PGconn). */
+enum ph_db_role ph_db_role(struct pg_conn *conn);
+/* "a superuser", "the owner of schema payhook", ... */
+const char *ph_db_role_name(enum ph_db_role role);
 
 struct ph_store_result {
 	long long event_id;

@@ -58,7 +58,7 @@ is "$rc" "0" "check-config: a good configuration exits 0"
 like "$out" "max_body_bytes += 2048 +# file" "check-config shows a value and where it came from"
 like "$out" "steppay_v1_token += \(set, not shown\)" "check-config hides secrets"
 ok "check-config never prints the secret" sh -c "! printf '%s' \"\$1\" | grep -q hidden-" sh "$out"
-like "$out" "database: connected as postgres \(superuser\)" "check-config tries the database"
+like "$out" "database: connected as postgres, a superuser" "check-config tries the database"
 out=$(PAYHOOK_CONFIG="$work/cc.conf" PAYHOOK_PROVIDER_TIMEZONE=Mars/Olympus "$PAYHOOK" check-config 2>&1) && rc=0 || rc=$?
 is "$rc" "1" "check-config: a time zone the database does not know exits 1"
 like "$out" "provider_timezone 'Mars/Olympus' is not a time zone the database knows" "and says so"
@@ -244,7 +244,7 @@ printf 'allow_fom = 1.2.3.4\n' > "$work/typo.conf"
 PAYHOOK_CONFIG="$work/typo.conf" send "$P/order-paid.json"; refused "unknown config key" 503
 like "$CGI_STDERR" "unknown key 'allow_fom'" "the log names the bad key"
 send "$P/order-paid.json"
-like "$CGI_STDERR" "warning: connected to the database as superuser" "superuser warning logged"
+like "$CGI_STDERR" "warning: connected to the database as postgres, a superuser" "superuser warning logged"
 # A statement the server cancels (here: a timeout while another session
 # holds a write lock) says nothing about the delivery: 503, nothing kept.
 psql -X -q -c "BEGIN; LOCK TABLE payhook.subscriptions IN EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" \
