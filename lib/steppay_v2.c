@@ -85,7 +85,9 @@ trim(const char *p, size_t len)
 }
 
 /* Splits "timestamp=T,key=S1;S2" into T and the key candidates, in either
- * order, ignoring parts it does not know. */
+ * order, ignoring parts it does not know. A header sent twice arrives
+ * joined by ", ": a part repeated with another value is refused, so that
+ * which copy counts never depends on the web server. */
 static enum ph_err
 parse_header(const char *header, char *ts, size_t tslen, struct span *keys,
     size_t *nkeys, char *err, size_t errlen)
@@ -111,10 +113,17 @@ parse_header(const char *header, char *ts, size_t tslen, struct span *keys,
 				if (!isdigit((unsigned char)t.p[i]))
 					return ph_fail(err, errlen, PH_EAUTH,
 					    "Steppay-Signature timestamp malformed");
+			if (have_ts && (strlen(ts) != t.len || memcmp(ts, t.p, t.len) != 0))
+				return ph_fail(err, errlen, PH_EAUTH,
+				    "Steppay-Signature repeated with conflicting timestamps");
 			memcpy(ts, t.p, t.len);
 			ts[t.len] = '\0';
 			have_ts = true;
 		} else if (s.len > 4 && memcmp(s.p, "key=", 4) == 0) {
+			if (keyfield.p != NULL && (keyfield.len != s.len - 4 ||
+			    memcmp(keyfield.p, s.p + 4, keyfield.len) != 0))
+				return ph_fail(err, errlen, PH_EAUTH,
+				    "Steppay-Signature repeated with conflicting keys");
 			keyfield = (struct span){s.p + 4, s.len - 4};
 		}
 	}

@@ -47,6 +47,19 @@ post "$P/payment-completed.json" wrong-secret
 is "$HTTP_STATUS" "401" "FastCGI: wrong signature 401"
 http_post "$U" application/json "$P/payment-completed.json"
 is "$HTTP_STATUS" "401" "FastCGI: no signature 401"
+# The header twice: lighttpd joins the copies; conflicting ones are forged.
+good=$(sign "$P/payment-completed.json" "$SECRET")
+bad=$(sign "$P/payment-completed.json" "not-$SECRET")
+before=$(psql_q "SELECT count(*) FROM payhook.payments")
+http_post "$U" application/json "$P/payment-completed.json" \
+	-H "Steppay-Signature: $bad" -H "Steppay-Signature: $good"
+is "$HTTP_STATUS" "401" "FastCGI: header repeated, forged copy first: 401"
+http_post "$U" application/json "$P/payment-completed.json" \
+	-H "Steppay-Signature: $good" -H "Steppay-Signature: $bad"
+is "$HTTP_STATUS" "401" "FastCGI: header repeated, forged copy last: 401"
+is "$(psql_q "SELECT count(*) FROM payhook.payments")" "$before" \
+	"FastCGI: a repeated conflicting header applies nothing"
+like "$(cat "$LIGHTTPD_ERRORLOG")" "repeated with conflicting" "the log says why"
 http_post "$U" "application/json; charset=utf-8" "$P/payment-completed.json" \
 	-H "Steppay-Signature: $(sign "$P/payment-completed.json" "$SECRET")"
 is "$HTTP_STATUS $HTTP_BODY" "200 applied" "FastCGI: application/json with a charset"

@@ -42,7 +42,7 @@ main(void)
 	char err[PH_ERRLEN];
 	uint64_t ts = 0;
 
-	plan(30);
+	plan(34);
 
 	is_int(sizeof body_a - 1, 172, "vector A body is 172 bytes");
 	is_int(sizeof body_b - 1, 155, "vector B body is 155 bytes");
@@ -90,6 +90,22 @@ main(void)
 	    "no key fails");
 	is_int(verify("timestamp=17182368x0,key=qKi+S+YR0uf6yBWt9Pdk/7jjueUmsM0o57e4qFvXePU=",
 	    secret, body_a, sizeof body_a - 1, &ts), PH_EAUTH, "a non-numeric timestamp fails");
+	/* A header sent twice reaches the handler joined by ", ". */
+	is_int(verify("timestamp=1718236801,key=AAAAS+YR0uf6yBWt9Pdk/7jjueUmsM0o57e4qFvXePU=, "
+	    "timestamp=1718236800,key=qKi+S+YR0uf6yBWt9Pdk/7jjueUmsM0o57e4qFvXePU=",
+	    secret, body_a, sizeof body_a - 1, &ts), PH_EAUTH,
+	    "repeated with conflicting values fails, even when the last pair is right");
+	is_int(verify("timestamp=1718236800,key=qKi+S+YR0uf6yBWt9Pdk/7jjueUmsM0o57e4qFvXePU=, "
+	    "timestamp=1718236801,key=AAAAS+YR0uf6yBWt9Pdk/7jjueUmsM0o57e4qFvXePU=",
+	    secret, body_a, sizeof body_a - 1, &ts), PH_EAUTH,
+	    "repeated with conflicting values fails, even when the first pair is right");
+	is_int(verify("timestamp=1718236800,key=qKi+S+YR0uf6yBWt9Pdk/7jjueUmsM0o57e4qFvXePU=, "
+	    "timestamp=1718236800,key=AAAAS+YR0uf6yBWt9Pdk/7jjueUmsM0o57e4qFvXePU=",
+	    secret, body_a, sizeof body_a - 1, &ts), PH_EAUTH, "two different key fields fail");
+	is_int(verify("timestamp=1718236800,key=qKi+S+YR0uf6yBWt9Pdk/7jjueUmsM0o57e4qFvXePU=, "
+	    "timestamp=1718236800,key=qKi+S+YR0uf6yBWt9Pdk/7jjueUmsM0o57e4qFvXePU=",
+	    secret, body_a, sizeof body_a - 1, &ts), PH_OK,
+	    "the same header twice (a proxy that copies it) verifies");
 	is_int(verify("", secret, body_a, sizeof body_a - 1, &ts), PH_EAUTH, "an empty header fails");
 	is_int(verify(NULL, secret, body_a, sizeof body_a - 1, &ts), PH_EAUTH,
 	    "a missing header fails");
