@@ -111,10 +111,18 @@ ph_client_address(const char *peer, const char *xff,
 		len = (size_t)(end - start);
 		while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t'))
 			len--;
-		if (len >= sizeof addr)
-			len = sizeof addr - 1;
+		if (len >= sizeof addr) {
+			ph_strlcpy(out, PH_ADDR_UNKNOWN, outlen);
+			return;
+		}
 		memcpy(addr, start, len);
 		addr[len] = '\0';
+		/* A hop that is no address was not written by a proxy of
+		 * ours: the client is unknown (and matches no allowlist). */
+		if (!ph_ip_address_valid(addr)) {
+			ph_strlcpy(out, PH_ADDR_UNKNOWN, outlen);
+			return;
+		}
 		ph_strlcpy(out, addr, outlen);
 		if (!ph_cidr_list_match(trusted, addr))
 			return;

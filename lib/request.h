@@ -13,6 +13,7 @@
 #include "err.h"
 
 #define PH_ADDR_MAX 64              /* bytes of a textual client address */
+#define PH_ADDR_UNKNOWN "unknown"   /* X-Forwarded-For named no address */
 #define PH_HEADER_NAME_MAX 128      /* bytes of a header name we look up */
 #define PH_XFF_MAX_HOPS 16          /* X-Forwarded-For entries examined */
 
@@ -68,7 +69,8 @@ void ph_request_reply(struct ph_request *req, int status, const char *content_ty
 
 /* The client address for a peer address and an X-Forwarded-For value:
  * when peer is a trusted proxy, the right-most forwarded address that is
- * not one; otherwise peer. Written into out (PH_ADDR_MAX bytes). */
+ * not one, or PH_ADDR_UNKNOWN when that hop is no address; otherwise
+ * peer. Written into out (PH_ADDR_MAX bytes). */
 void ph_client_address(const char *peer, const char *xff,
     const struct ph_cidr_list *trusted, char *out, size_t outlen);
 

@@ -226,6 +226,27 @@ is "$(psql_q "SELECT host(remote_addr) FROM payhook.webhook_events ORDER BY id D
 before=$(counts)
 PAYHOOK_ALLOW_FROM=10.0.0.0/8 HTTP_X_FORWARDED_FOR=10.9.9.9 send "$P/order-paid.json"
 refused "X-Forwarded-For ignored from an untrusted peer" 403
+# Spoofing through a trusted proxy that passes the client's header on:
+# only the hop the proxy appended counts.
+before=$(counts)
+PAYHOOK_ALLOW_FROM=10.0.0.0/8 PAYHOOK_TRUSTED_PROXY=127.0.0.1 \
+	HTTP_X_FORWARDED_FOR="10.9.9.9, 203.0.113.7" send "$P/order-paid.json"
+refused "X-Forwarded-For: an allowed address placed before the real client" 403
+PAYHOOK_ALLOW_FROM=10.0.0.0/8 PAYHOOK_TRUSTED_PROXY=127.0.0.1 \
+	HTTP_X_FORWARDED_FOR="10.9.9.9, 10.0.0.0/8" send "$P/order-paid.json"
+refused "X-Forwarded-For: a network instead of an address" 403
+PAYHOOK_ALLOW_FROM=10.0.0.0/8 PAYHOOK_TRUSTED_PROXY=127.0.0.1 \
+	HTTP_X_FORWARDED_FOR="10.9.9.9, 10.1.1.1$(printf '%080d' 0)" send "$P/order-paid.json"
+refused "X-Forwarded-For: an over-long hop is not cut down to an allowed address" 403
+PAYHOOK_TRUSTED_PROXY=127.0.0.1 HTTP_X_FORWARDED_FOR='10.9.9.9, x status=200 outcome=applied' \
+	send "$P/subscription-pause.json"
+is "$CGI_STATUS" "200" "X-Forwarded-For garbage without an allowlist: still accepted"
+like "$CGI_STDERR" "remote=unknown" "X-Forwarded-For garbage is logged as an unknown client"
+ok "X-Forwarded-For garbage cannot forge log fields" \
+	sh -c "! printf '%s' \"\$1\" | grep -q 'x status=200'" sh "$CGI_STDERR"
+is "$(psql_q "SELECT coalesce(host(remote_addr), 'NULL') FROM payhook.webhook_events ORDER BY id DESC LIMIT 1")" \
+	"NULL" "X-Forwarded-For garbage: no address recorded"
+before=$(counts)
 PAYHOOK_ALLOW_FROM=10.0.0.0/8 PAYHOOK_ALLOW_FROM_STEPPAY_V1=127.0.0.0/8 send "$P/order-paid.json"
 is "$CGI_STATUS" "200" "endpoint allowlist overrides allow_from"
 
