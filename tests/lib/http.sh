@@ -28,6 +28,7 @@
 
 # shellcheck disable=SC2034 # globals set for the caller
 declare -F ph_on_exit >/dev/null || . "${BASH_SOURCE[0]%/*}/tap.sh"
+declare -F scan_note_env >/dev/null || . "${BASH_SOURCE[0]%/*}/scan.sh"
 
 # curl run by a test (also directly) never goes through a proxy to 127.0.0.1.
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
@@ -66,6 +67,8 @@ cgi_run() {
 	# shellcheck disable=SC2086
 	timeout -k 5 "${CGI_TIMEOUT:-60}" env -i "${env[@]}" ${PH_TEST_WRAPPER:-} "$bin" \
 		<"$file" >"$CGI_STDOUT_FILE" 2>"$CGI_STDERR_FILE" && CGI_EXIT=0 || CGI_EXIT=$?
+	scan_note_env "${env[@]}"
+	scan_keep_log "$CGI_STDERR_FILE"
 	CGI_STDERR=$(cat "$CGI_STDERR_FILE")
 	# Headers end at the first empty line (CRLF or LF).
 	CGI_HEADERS=$(sed -e 's/\r$//' -e '/^$/,$d' "$CGI_STDOUT_FILE")

@@ -20,6 +20,8 @@
 
 # shellcheck disable=SC2034 # globals set for the caller
 declare -F ph_on_exit >/dev/null || . "${BASH_SOURCE[0]%/*}/tap.sh"
+declare -F scan_note_env >/dev/null || . "${BASH_SOURCE[0]%/*}/scan.sh"
+lighttpd_settings=()
 
 LIGHTTPD_PID=
 LIGHTTPD_DIR=
@@ -45,6 +47,7 @@ lighttpd_port_busy() { # PORT: something accepts connections there
 lighttpd_start() {
 	local handler=$1 path=$2 bin kv name value env="" params="" modules setenv i port up
 	shift 2
+	lighttpd_settings=("$@")
 	if [ -n "$LIGHTTPD_PID" ]; then
 		echo "# lighttpd_start: already running (pid $LIGHTTPD_PID)" >&2
 		return 1
@@ -208,6 +211,7 @@ lighttpd_children() {
 lighttpd_stop() {
 	local kids k pid start i alive
 	[ -n "$LIGHTTPD_PID" ] || return 0
+	scan_note_env "${lighttpd_settings[@]}"
 	kids=$(lighttpd_children "$LIGHTTPD_PID")
 	# SIGTERM: lighttpd shuts down at once and sends its FastCGI
 	# processes SIGTERM.
@@ -219,6 +223,7 @@ lighttpd_stop() {
 	kill -KILL "$LIGHTTPD_PID" 2>/dev/null || true
 	wait "$LIGHTTPD_PID" 2>/dev/null || true
 	LIGHTTPD_PID=
+	scan_keep_log "$LIGHTTPD_ERRORLOG"
 	# Whatever it started and left behind (same pid and start time).
 	for i in $(seq 1 50); do
 		alive=
