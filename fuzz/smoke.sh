@@ -27,6 +27,16 @@ dicts() {
 	esac
 }
 
+# Longer inputs where a limit is only reached beyond libFuzzer's default
+# 4096 bytes: PH_JSON_MAX_ARRAY and _MEMBERS, PH_CONF_MAX_LINE.
+max_len() {
+	case $1 in
+	fuzz_json) echo 20000 ;;
+	fuzz_conf) echo 9000 ;;
+	*) echo 4096 ;;
+	esac
+}
+
 echo "1..$#"
 n=0 failed=0
 mkdir -p fuzz/work fuzz/artifacts
@@ -47,7 +57,7 @@ for target in "$@"; do
 	# -timeout: one input taking 10 s is a hang; -rss_limit_mb: 2 GB is a
 	# leak or an unbounded allocation. Leak checking is on (ASan default).
 	"$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-		-print_final_stats=1 $dictopt -artifact_prefix="fuzz/artifacts/$name-" \
+		-print_final_stats=1 -max_len="$(max_len "$name")" $dictopt -artifact_prefix="fuzz/artifacts/$name-" \
 		"$work" "$src/corpus/$name" >"$log" 2>&1 || status=$?
 	if [ $status = 0 ] && grep -Eq 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$log"; then
 		status=98
