@@ -304,8 +304,10 @@ validate(struct ph_config *cfg, char *err, size_t errlen)
 	return PH_OK;
 }
 
-struct ph_config *
-ph_config_load(const char *path, bool explicit_path, char *err, size_t errlen)
+/* A config named path holding only the defaults, or NULL with err set.
+ * The caller frees it with ph_config_free(). */
+static struct ph_config *
+config_new(const char *path, char *err, size_t errlen)
 {
 	struct ph_config *cfg;
 	size_t i;
@@ -315,7 +317,7 @@ ph_config_load(const char *path, bool explicit_path, char *err, size_t errlen)
 		ph_fail(err, errlen, PH_ENOMEM, "out of memory");
 		return NULL;
 	}
-	cfg->path = strdup(path != NULL ? path : ph_config_default_path());
+	cfg->path = strdup(path);
 	if (cfg->path == NULL) {
 		ph_fail(err, errlen, PH_ENOMEM, "out of memory");
 		goto fail;
@@ -325,6 +327,57 @@ ph_config_load(const char *path, bool explicit_path, char *err, size_t errlen)
 		    set_value(cfg, i, ph_conf_defs[i].def, PH_ORIGIN_DEFAULT, err, errlen) != PH_OK)
 			goto fail;
 	}
+	return cfg;
+fail:
+	ph_config_free(cfg);
+	return NULL;
+}
+
+struct ph_config *
+ph_config_parse(const char *name, const char *text, size_t len, char *err, size_t errlen)
+{
+	struct ph_config *cfg;
+	char *copy = NULL;
+
+	if (len > PH_CONF_MAX_FILE) {
+		ph_fail(err, errlen, PH_ECONFIG, "%s is larger than %d bytes", name,
+		    PH_CONF_MAX_FILE);
+		return NULL;
+	}
+	if (memchr(text, '\0', len) != NULL) {
+		ph_fail(err, errlen, PH_ECONFIG, "%s contains a NUL byte", name);
+		return NULL;
+	}
+	cfg = config_new(name, err, errlen);
+	if (cfg == NULL)
+		return NULL;
+	copy = malloc(len + 1);
+	if (copy == NULL) {
+		ph_fail(err, errlen, PH_ENOMEM, "out of memory");
+		goto fail;
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	if (parse_text(cfg, copy, err, errlen) != PH_OK ||
+	    validate(cfg, err, errlen) != PH_OK)
+		goto fail;
+	free(copy);
+	return cfg;
+fail:
+	free(copy);
+	ph_config_free(cfg);
+	return NULL;
+}
+
+struct ph_config *
+ph_config_load(const char *path, bool explicit_path, char *err, size_t errlen)
+{
+	struct ph_config *cfg;
+	size_t i;
+
+	cfg = config_new(path != NULL ? path : ph_config_default_path(), err, errlen);
+	if (cfg == NULL)
+		return NULL;
 	if (read_file(cfg, explicit_path, err, errlen) != PH_OK)
 		goto fail;
 	for (i = 0; i < PH_CONF__COUNT; i++) {

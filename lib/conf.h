@@ -87,6 +87,14 @@ struct ph_config {
 struct ph_config *ph_config_load(const char *path, bool explicit_path,
     char *err, size_t errlen);
 
+/* Parses text (len bytes, not NUL-terminated, may hold any byte) as the
+ * contents of a configuration file, with the defaults and the same checks
+ * of every value, but without a file (no mode or identity checks) and
+ * without the environment. name stands for the path in messages. Returns
+ * a config the caller frees with ph_config_free(), or NULL with err set. */
+struct ph_config *ph_config_parse(const char *name, const char *text, size_t len,
+    char *err, size_t errlen);
+
 void ph_config_free(struct ph_config *cfg);
 
 /* The value of key, or NULL when unset or empty. */

@@ -31,6 +31,9 @@ ph_log_request(const struct ph_log_request *r)
 	fflush(stderr);
 }
 
+static void vlog(const char *level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
 static void
 vlog(const char *level, const char *fmt, va_list ap)
 {

@@ -141,6 +141,31 @@ main(void)
 	c2 = ph_config_cached(p, err, sizeof err);
 	is_int(c2 != NULL ? c2->max_body_bytes : 0, 200, "edited file is read again");
 
+	/* The same grammar from memory, without the file or the environment
+	 * (what the fuzz target drives). */
+	setenv("PAYHOOK_MAX_BODY_BYTES", "7", 1);
+	cfg = ph_config_parse("mem", "max_body_bytes = 300\nallow_from = 10.0.0.0/8\n",
+	    strlen("max_body_bytes = 300\nallow_from = 10.0.0.0/8\n"), err, sizeof err);
+	is_int(cfg != NULL ? cfg->max_body_bytes : 0, 300,
+	    "parse from memory: file value, environment ignored");
+	is_int(cfg != NULL ? cfg->cidr[PH_CONF_ALLOW_FROM].n : 0, 1,
+	    "parse from memory: typed values validated");
+	is_str(cfg != NULL ? ph_config_get(cfg, PH_CONF_PROVIDER_TIMEZONE) : NULL, "UTC",
+	    "parse from memory: defaults applied");
+	ph_config_free(cfg);
+	unsetenv("PAYHOOK_MAX_BODY_BYTES");
+	cfg = ph_config_parse("mem", "max_body_bytes = 1\0\n", 19, err, sizeof err);
+	ok(cfg == NULL && strstr(err, "NUL") != NULL, "parse from memory: a NUL byte is refused");
+	ph_config_free(cfg);
+	cfg = ph_config_parse("mem", "max_body_bytes = 300", 14, err, sizeof err);
+	ok(cfg == NULL && strstr(err, "mem:1:") != NULL,
+	    "parse from memory: reads only len bytes (no '=' in them)");
+	ph_config_free(cfg);
+	cfg = ph_config_parse("mem", "bogus = 1\n", 10, err, sizeof err);
+	ok(cfg == NULL && strstr(err, "mem:1: unknown key 'bogus'") != NULL,
+	    "parse from memory: errors name the source and line");
+	ph_config_free(cfg);
+
 	snprintf(path, sizeof path, "rm -rf %s", dir);
 	if (system(path) != 0)
 		return 1;
