@@ -14,6 +14,7 @@
 
 #include <libpq-fe.h>
 
+#include "api.h"
 #include "cli.h"
 #include "conf.h"
 #include "util.h"
@@ -375,6 +376,12 @@ static const struct cmd cmds[] = {
 	    "create or upgrade payhook's tables (safe to run again)", cmd_migrate},
 	{"check-config", "check-config [--config FILE] [--no-database]",
 	    "show the configuration in force and try the database", cmd_check_config},
+	{"sync", "sync [--config FILE] [--since TIME | --all] [--limit N] [--jobs N] "
+	    "[--timeout SECONDS] [--attempts N]",
+	    "confirm pending objects with the provider APIs", cmd_sync},
+	{"nicepay-webhook", "nicepay-webhook [--config FILE] [--json] [--email ADDRESS] "
+	    "[--self-check] [--timeout SECONDS] register|update METHOD URL | list | delete METHOD",
+	    "manage NicePay's webhook URLs", cmd_nicepay_webhook},
 	{"help", "help", "this list", cmd_help},
 };
 
@@ -416,6 +423,7 @@ int
 main(int argc, char **argv)
 {
 	const struct cmd *cmd;
+	int status;
 
 	if (argc < 2) {
 		usage(stderr);
@@ -435,5 +443,11 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	return cmd->run(cmd, argc - 1, argv + 1);
+	if (!ph_api_global_init()) {
+		fprintf(stderr, "%s: cannot initialise libcurl\n", cli_progname);
+		return 1;
+	}
+	status = cmd->run(cmd, argc - 1, argv + 1);
+	ph_api_global_cleanup();
+	return status;
 }
