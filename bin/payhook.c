@@ -379,6 +379,9 @@ static const struct cmd cmds[] = {
 	{"sync", "sync [--config FILE] [--since TIME | --all] [--limit N] [--jobs N] "
 	    "[--timeout SECONDS] [--attempts N]",
 	    "confirm pending objects with the provider APIs", cmd_sync},
+	{"reconcile", "reconcile --from YYYY-MM-DD --to YYYY-MM-DD [--config FILE] "
+	    "[--provider steppay|nicepay] [--timeout SECONDS] [--attempts N]",
+	    "compare a date range with the providers (exit 1: differences)", cmd_reconcile},
 	{"nicepay-webhook", "nicepay-webhook [--config FILE] [--json] [--email ADDRESS] "
 	    "[--self-check] [--timeout SECONDS] register|update METHOD URL | list | delete METHOD",
 	    "manage NicePay's webhook URLs", cmd_nicepay_webhook},
@@ -403,7 +406,7 @@ usage(FILE *f)
 
 	fprintf(f, "usage: %s COMMAND [OPTIONS]\n\ncommands:\n", cli_progname);
 	for (i = 0; i < PH_ARRAY_LEN(cmds); i++)
-		fprintf(f, "  %-14s %s\n", cmds[i].name, cmds[i].summary);
+		fprintf(f, "  %-16s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\nConfiguration: $PAYHOOK_CONFIG, else %s; every key can be\n"
 	    "overridden by PAYHOOK_<KEY>. See payhook(1) and payhook.conf(5).\n",
 	    ph_config_default_path());

@@ -486,3 +486,86 @@ BEGIN
              trim_scale(payhook.nicepay_amount(d -> 'balanceAmt'))::text,
              payhook.nicepay_text(d -> 'orderId'), d ->> 'ediDate') r;
 END $$;
+
+-- ---- payhook reconcile -------------------------------------------------------
+-- Local objects of a date range (in p_tz): StepPay orders by createdAt
+-- (else paid_at, else arrival), NicePay payments by paid_at (else ediDate,
+-- else arrival). Objects whose verification failed are left out, as the
+-- views do.
+CREATE FUNCTION payhook.reconcile_local(p_provider text, p_from date, p_to date, p_tz text)
+RETURNS TABLE (key text) LANGUAGE sql STABLE AS $$
+    SELECT o.order_id FROM payhook.orders o
+     WHERE p_provider = 'steppay' AND o.provider = 'steppay'
+       AND o.verification IS DISTINCT FROM 'failed'
+       AND coalesce(o.created_at, o.paid_at, o.received_at)
+           >= p_from::timestamp AT TIME ZONE p_tz
+       AND coalesce(o.created_at, o.paid_at, o.received_at)
+           < (p_to + 1)::timestamp AT TIME ZONE p_tz
+    UNION
+    SELECT p.payment_key FROM payhook.payments p
+     WHERE p_provider = 'nicepay' AND p.provider = 'nicepay'
+       AND p.verification IS DISTINCT FROM 'failed'
+       AND coalesce(p.paid_at, p.edi_date, p.received_at) >= p_from::timestamp AT TIME ZONE p_tz
+       AND coalesce(p.paid_at, p.edi_date, p.received_at) < (p_to + 1)::timestamp AT TIME ZONE p_tz
+    ORDER BY 1;
+$$;
+
+-- Differences between the provider's objects (p_remote, a JSON array of
+-- API objects: the range's list plus the local objects fetched one by one)
+-- and the local rows of the range. p_skip: keys the provider could not be
+-- asked about (left out). One row per difference:
+--   missing locally | unknown to the provider | status differs | amount differs
+CREATE FUNCTION payhook.reconcile_diff(
+    p_provider text, p_remote jsonb, p_from date, p_to date, p_tz text, p_skip jsonb)
+RETURNS TABLE (key text, difference text, local text, remote text)
+LANGUAGE sql STABLE AS $$
+    WITH r AS (
+        SELECT DISTINCT ON (k) k, amount, balance, status
+          FROM (SELECT CASE p_provider WHEN 'steppay' THEN x ->> 'id' ELSE x ->> 'tid' END AS k,
+                       CASE p_provider WHEN 'steppay' THEN payhook.json_numeric(x -> 'paidAmount')
+                            ELSE payhook.nicepay_amount(x -> 'amount') END AS amount,
+                       CASE p_provider WHEN 'nicepay'
+                            THEN payhook.nicepay_amount(x -> 'balanceAmt') END AS balance,
+                       CASE p_provider
+                            WHEN 'steppay' THEN CASE WHEN payhook.steppay_time(x ->> 'paymentDate', p_tz)
+                                                     IS NULL THEN 'unpaid' ELSE 'paid' END
+                            ELSE x ->> 'status' END AS status
+                  FROM jsonb_array_elements(p_remote) x) y
+         WHERE k IS NOT NULL
+         ORDER BY k),
+    l AS (
+        SELECT o.order_id AS k, o.paid_amount AS amount, NULL::numeric AS balance,
+               CASE WHEN o.paid_at IS NULL THEN 'unpaid' ELSE 'paid' END AS status
+          FROM payhook.orders o
+         WHERE p_provider = 'steppay' AND o.provider = 'steppay'
+           AND o.verification IS DISTINCT FROM 'failed'
+           AND (o.order_id IN (SELECT r.k FROM r)
+                OR o.order_id IN (SELECT payhook.reconcile_local('steppay', p_from, p_to, p_tz)))
+        UNION ALL
+        SELECT p.payment_key, p.amount, p.balance_amount, p.status
+          FROM payhook.payments p
+         WHERE p_provider = 'nicepay' AND p.provider = 'nicepay'
+           AND p.verification IS DISTINCT FROM 'failed'
+           AND (p.payment_key IN (SELECT r.k FROM r)
+                OR p.payment_key IN (SELECT payhook.reconcile_local('nicepay', p_from, p_to, p_tz)))),
+    d AS (
+        SELECT coalesce(r.k, l.k) AS key,
+               CASE WHEN l.k IS NULL THEN 'missing locally'
+                    WHEN r.k IS NULL THEN 'unknown to ' ||
+                         CASE p_provider WHEN 'steppay' THEN 'StepPay' ELSE 'NicePay' END
+                    WHEN r.status IS DISTINCT FROM l.status THEN 'status differs'
+                    WHEN r.amount IS DISTINCT FROM l.amount
+                         OR (p_provider = 'nicepay' AND r.balance IS DISTINCT FROM l.balance)
+                    THEN 'amount differs' END AS difference,
+               CASE WHEN l.k IS NOT NULL THEN coalesce(l.status, '-') || ' ' ||
+                    coalesce(trim_scale(l.amount)::text, '-') ||
+                    coalesce(' balance ' || trim_scale(l.balance)::text, '') END AS local,
+               CASE WHEN r.k IS NOT NULL THEN coalesce(r.status, '-') || ' ' ||
+                    coalesce(trim_scale(r.amount)::text, '-') ||
+                    coalesce(' balance ' || trim_scale(r.balance)::text, '') END AS remote
+          FROM r FULL JOIN l ON r.k = l.k)
+    SELECT d.key, d.difference, d.local, d.remote FROM d
+     WHERE d.difference IS NOT NULL
+       AND NOT coalesce(p_skip ? d.key, false)
+     ORDER BY d.key;
+$$;

@@ -8,6 +8,11 @@ StepPay (header Secret-Token must equal $FAKE_STEPPAY_TOKEN):
     GET /api/v1/orders/{id}          FIXTURES/steppay/orders/{id}.json
     GET /api/v1/subscriptions/{id}   FIXTURES/steppay/subscriptions/{id}.json
     GET /api/payment/receipt/{idKey} FIXTURES/steppay/receipts/{idKey}.json
+    GET /api/v1/orders?startDate=&endDate=&page=&size=
+                                     the orders whose createdAt (else
+                                     paymentDate) falls in the dates, as a
+                                     page {content, number, size,
+                                     totalPages, totalElements, last}
   unknown id: 404 {traceId, errorCode, errorMessage, details}.
 
 NicePay (Authorization: Basic base64($FAKE_NICEPAY_CLIENT:$FAKE_NICEPAY_SECRET)):
@@ -49,6 +54,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -243,6 +249,10 @@ class Handler(BaseHTTPRequestHandler):
         self.count(path)
         if self.fault(path):
             return
+        if path == "/api/v1/orders":
+            if self.steppay_auth():
+                self.order_list()
+            return
         m = re.fullmatch(r"/api/v1/(orders|subscriptions)/([^/]+)", path)
         r = re.fullmatch(r"/api/payment/receipt/([^/]+)", path)
         if m or r:
@@ -273,6 +283,26 @@ class Handler(BaseHTTPRequestHandler):
                 self.nicepay_result("0000", "정상 처리되었습니다.", urls=self.urls())
             return
         self.send(404, {"error": "no such path"})
+
+    def order_list(self):
+        q = urllib.parse.parse_qs(self.path.split("?", 1)[1] if "?" in self.path else "")
+        start = q.get("startDate", [""])[0]
+        end = q.get("endDate", [""])[0]
+        page = int(q.get("page", ["0"])[0])
+        size = int(q.get("size", ["20"])[0])
+        d = os.path.join(self.server.fixtures, "steppay", "orders")
+        orders = []
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), encoding="utf-8") as fh:
+                o = json.load(fh)
+            day = (o.get("createdAt") or o.get("paymentDate") or "")[:10]
+            if (not start or day >= start) and (not end or day <= end):
+                orders.append(o)
+        chunk = orders[page * size:(page + 1) * size]
+        pages = (len(orders) + size - 1) // size
+        self.send(200, {"content": chunk, "number": page, "size": size,
+                        "totalPages": pages, "totalElements": len(orders),
+                        "last": page + 1 >= pages})
 
     def do_POST(self):
         path = self.path.split("?", 1)[0]
