@@ -33,4 +33,9 @@ PGconn *cli_connect_db(const char *conninfo);
 /* Runs sql; false after printing "what: server message". */
 bool cli_exec_ok(PGconn *conn, const char *sql, const char *what);
 
+/* Subcommands in their own files (bin/cmd_<name>.c). */
+int cmd_sync(const struct cmd *self, int argc, char **argv);
+int cmd_nicepay_webhook(const struct cmd *self, int argc, char **argv);
+int cmd_reconcile(const struct cmd *self, int argc, char **argv);
+
 #endif

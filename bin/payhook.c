@@ -14,6 +14,7 @@
 
 #include <libpq-fe.h>
 
+#include "api.h"
 #include "cli.h"
 #include "conf.h"
 #include "store.h"
@@ -433,6 +434,15 @@ static const struct cmd cmds[] = {
 	    "create or upgrade payhook's tables (safe to run again)", cmd_migrate},
 	{"check-config", "check-config [--config FILE] [--no-database]",
 	    "show the configuration in force and try the database", cmd_check_config},
+	{"sync", "sync [--config FILE] [--since TIME | --all] [--limit N] [--jobs N] "
+	    "[--timeout SECONDS] [--attempts N]",
+	    "confirm pending objects with the provider APIs", cmd_sync},
+	{"reconcile", "reconcile --from YYYY-MM-DD --to YYYY-MM-DD [--config FILE] "
+	    "[--provider steppay|nicepay] [--timeout SECONDS] [--attempts N]",
+	    "compare a date range with the providers (exit 1: differences)", cmd_reconcile},
+	{"nicepay-webhook", "nicepay-webhook [--config FILE] [--json] [--email ADDRESS] "
+	    "[--self-check] [--timeout SECONDS] register|update METHOD URL | list | delete METHOD",
+	    "manage NicePay's webhook URLs", cmd_nicepay_webhook},
 	{"help", "help", "this list", cmd_help},
 };
 
@@ -454,7 +464,7 @@ usage(FILE *f)
 
 	fprintf(f, "usage: %s COMMAND [OPTIONS]\n\ncommands:\n", cli_progname);
 	for (i = 0; i < PH_ARRAY_LEN(cmds); i++)
-		fprintf(f, "  %-14s %s\n", cmds[i].name, cmds[i].summary);
+		fprintf(f, "  %-16s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\nConfiguration: $PAYHOOK_CONFIG, else %s; every key can be\n"
 	    "overridden by PAYHOOK_<KEY>. See payhook(1) and payhook.conf(5).\n",
 	    ph_config_default_path());
@@ -474,6 +484,7 @@ int
 main(int argc, char **argv)
 {
 	const struct cmd *cmd;
+	int status;
 
 	if (argc < 2) {
 		usage(stderr);
@@ -493,5 +504,11 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	return cmd->run(cmd, argc - 1, argv + 1);
+	if (!ph_api_global_init()) {
+		fprintf(stderr, "%s: cannot initialise libcurl\n", cli_progname);
+		return 1;
+	}
+	status = cmd->run(cmd, argc - 1, argv + 1);
+	ph_api_global_cleanup();
+	return status;
 }

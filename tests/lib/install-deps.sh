@@ -3,8 +3,8 @@
 # Run as root; does nothing when everything is present (unless CI=true).
 set -eu
 pkgs="gcc make autoconf automake pkg-config libfcgi-dev libjson-c-dev libpq-dev
-libssl-dev openssl postgresql lighttpd curl valgrind mandoc ca-certificates
-clang libclang-rt-14-dev"
+libssl-dev libcurl4-openssl-dev python3 openssl postgresql lighttpd curl valgrind
+mandoc ca-certificates clang libclang-rt-14-dev"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
