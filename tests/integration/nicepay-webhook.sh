@@ -15,7 +15,9 @@ H="$top_builddir/cgi-bin/nicepay.fcgi"
 PAYHOOK="$top_builddir/bin/payhook"
 
 pg_start
-"$PAYHOOK" migrate --database "$PH_TEST_CONNINFO" >/dev/null
+# As the writer role, which may only call payhook's functions.
+"$PAYHOOK" migrate --roles --database "$PH_TEST_CONNINFO" >/dev/null
+WRITER="host=$PH_PG_SOCKDIR port=$PH_PG_PORT user=payhook_writer dbname=payhook_test"
 work=$(mktemp -d /tmp/payhook-test.XXXXXX)
 ph_on_exit rm -rf "$work"
 chmod 0755 "$work"
@@ -23,7 +25,7 @@ chmod 0755 "$work"
 export FAKE_NICEPAY_CLIENT="S2_client$$x$RANDOM"
 export FAKE_NICEPAY_SECRET="np-secret-$$-$RANDOM"
 fake_start "$work"
-printf '%s\n' "database = $PH_TEST_CONNINFO" \
+printf '%s\n' "database = $WRITER" "require_least_privilege = yes" \
 	"nicepay_client_key = $FAKE_NICEPAY_CLIENT" "nicepay_secret_key = $FAKE_NICEPAY_SECRET" \
 	"nicepay_api_url = $FAKE_URL" > "$work/payhook.conf"
 chmod 0640 "$work/payhook.conf"

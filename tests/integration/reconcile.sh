@@ -14,7 +14,9 @@ NP="$top_builddir/cgi-bin/nicepay.fcgi"
 PAYHOOK="$top_builddir/bin/payhook"
 
 pg_start
-"$PAYHOOK" migrate --database "$PH_TEST_CONNINFO" >/dev/null
+# As the writer role, which may only call payhook's functions.
+"$PAYHOOK" migrate --roles --database "$PH_TEST_CONNINFO" >/dev/null
+WRITER="host=$PH_PG_SOCKDIR port=$PH_PG_PORT user=payhook_writer dbname=payhook_test"
 work=$(mktemp -d /tmp/payhook-test.XXXXXX)
 ph_on_exit rm -rf "$work"
 export FAKE_STEPPAY_TOKEN="sp-token-$$-$RANDOM"
@@ -23,7 +25,7 @@ export FAKE_NICEPAY_SECRET="np-secret-$$-$RANDOM"
 NP_KEY=$FAKE_NICEPAY_SECRET
 fake_start "$work"
 F="$work/fixtures"
-printf '%s\n' "database = $PH_TEST_CONNINFO" \
+printf '%s\n' "database = $WRITER" "require_least_privilege = yes" \
 	"steppay_api_key = $FAKE_STEPPAY_TOKEN" "steppay_api_url = $FAKE_URL" \
 	"nicepay_client_key = $FAKE_NICEPAY_CLIENT" "nicepay_secret_key = $FAKE_NICEPAY_SECRET" \
 	"nicepay_api_url = $FAKE_URL" > "$work/payhook.conf"

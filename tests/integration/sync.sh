@@ -17,7 +17,10 @@ P="$top_srcdir/tests/payloads/steppay-v1"
 PAYHOOK="$top_builddir/bin/payhook"
 
 pg_start
-"$PAYHOOK" migrate --database "$PH_TEST_CONNINFO" >/dev/null
+# As a merchant should run it: the handlers and payhook sync as the
+# writer role, which may only call payhook's functions.
+"$PAYHOOK" migrate --roles --database "$PH_TEST_CONNINFO" >/dev/null
+WRITER="host=$PH_PG_SOCKDIR port=$PH_PG_PORT user=payhook_writer dbname=payhook_test"
 work=$(mktemp -d /tmp/payhook-test.XXXXXX)
 ph_on_exit rm -rf "$work"
 
@@ -29,7 +32,7 @@ export FAKE_NICEPAY_SECRET="np-secret-$$-$RANDOM"
 NP_KEY=$FAKE_NICEPAY_SECRET
 fake_start "$work"
 F="$work/fixtures"
-printf '%s\n' "database = $PH_TEST_CONNINFO" \
+printf '%s\n' "database = $WRITER" "require_least_privilege = yes" \
 	"steppay_api_key = $FAKE_STEPPAY_TOKEN" "steppay_api_url = $FAKE_URL" \
 	"nicepay_client_key = $FAKE_NICEPAY_CLIENT" \
 	"nicepay_secret_key = $FAKE_NICEPAY_SECRET, second-key-unused" \
