@@ -472,6 +472,78 @@ ph_spool_oldest(const char *dir, char (*names)[PH_SPOOL_NAME_MAX], int max,
 	return n;
 }
 
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **
+ph_spool_list(const char *dir, bool failed, size_t *n, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	char **names = NULL, **grown;
+	size_t cap = 0;
+	struct dirent *de;
+	DIR *d;
+
+	*n = 0;
+	if (!(failed ? join(path, sizeof path, dir, PH_SPOOL_FAILED) :
+	    (size_t)snprintf(path, sizeof path, "%s", dir) < sizeof path)) {
+		ph_fail(err, errlen, PH_EIO, "spool_dir path too long");
+		return NULL;
+	}
+	d = opendir(path);
+	if (d == NULL && errno != ENOENT) {
+		ph_fail(err, errlen, PH_EIO, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (!is_spool_name(de->d_name))
+			continue;
+		if (*n == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			grown = realloc(names, cap * sizeof *names);
+			if (grown == NULL)
+				goto nomem;
+			names = grown;
+		}
+		names[*n] = strdup(de->d_name);
+		if (names[*n] == NULL)
+			goto nomem;
+		(*n)++;
+	}
+	if (d != NULL)
+		closedir(d);
+	if (names == NULL) {
+		/* An empty list is still a list: one slot the caller frees. */
+		names = calloc(1, sizeof *names);
+		if (names == NULL)
+			goto nomem;
+	}
+	qsort(names, *n, sizeof *names, cmp_names);
+	return names;
+nomem:
+	if (d != NULL)
+		closedir(d);
+	ph_spool_list_free(names, *n);
+	*n = 0;
+	ph_fail(err, errlen, PH_ENOMEM, "out of memory");
+	return NULL;
+}
+
+void
+ph_spool_list_free(char **names, size_t n)
+{
+	size_t i;
+
+	if (names == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 long
 ph_spool_failed_count(const char *dir, char *err, size_t errlen)
 {

@@ -84,6 +84,12 @@ bool ph_spool_pending(const char *dir);
 int ph_spool_oldest(const char *dir, char (*names)[PH_SPOOL_NAME_MAX], int max,
     size_t *total, char *err, size_t errlen);
 
+/* Every waiting file of dir (failed: of dir/failed/), sorted, as an
+ * array of n names; the caller frees it with ph_spool_list_free(). NULL
+ * with err set on error; a missing directory is an empty list. */
+char **ph_spool_list(const char *dir, bool failed, size_t *n, char *err, size_t errlen);
+void ph_spool_list_free(char **names, size_t n);
+
 /* Counts the files in dir/failed/ (their .error companions aside); 0
  * when there is none. -1 with err set when it cannot be read. */
 long ph_spool_failed_count(const char *dir, char *err, size_t errlen);
