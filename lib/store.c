@@ -208,7 +208,8 @@ read_result(PGresult *r, struct ph_store_result *res)
 	return true;
 }
 
-/* Sends set_config('statement_timeout', ..., true) and sql as one
+/* Sends set_config('statement_timeout', ..., true) (unless a timeout is
+ * already set) and sql as one
  * pipeline ending in one Sync: one round trip, one implicit transaction,
  * and since PostgreSQL arms a statement's timer when its own Execute
  * arrives, the timeout already holds for sql. Returns sql's result (the
@@ -224,8 +225,11 @@ exec_with_timeout(struct ph_store *st, const char *sql, int nparams,
 
 	if (PQenterPipelineMode(st->conn) != 1)
 		return NULL;
+	/* The merchant's own timeout (the role's, or the conninfo's
+	 * options) wins; payhook's applies where there is none. */
 	if (PQsendQueryParams(st->conn,
-	    "SELECT pg_catalog.set_config('statement_timeout', $1, true)",
+	    "SELECT CASE WHEN pg_catalog.current_setting('statement_timeout') = '0' "
+	    "THEN pg_catalog.set_config('statement_timeout', $1, true) END",
 	    1, NULL, timeout, NULL, NULL, 0) != 1 ||
 	    PQsendQueryParams(st->conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1 ||
 	    PQpipelineSync(st->conn) != 1)

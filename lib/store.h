@@ -17,7 +17,8 @@
 #define PH_DB_CONNECT_TIMEOUT "5"    /* seconds; a conninfo may override */
 #define PH_DB_RETRIES 3              /* serialization failures retried */
 /* Set with set_config(..., true) in each delivery's own transaction, so
- * that it holds behind a transaction-pooling proxy too. */
+ * that it holds behind a transaction-pooling proxy too, unless the role
+ * or the connection already sets a statement_timeout. */
 #define PH_DB_STATEMENT_TIMEOUT "5s"
 /* After a failed connect, the next attempt waits this long, doubling up
  * to the maximum: a down database is not asked again on every request
