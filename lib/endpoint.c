@@ -29,8 +29,9 @@
  * With PH_DB_BACKOFF_MAX_MS this bounds how long a quiet site's spool
  * waits once the database is back. */
 #define PH_IDLE_CHECK_MS 1000
-/* Batches an idle handler drains before looking for requests again. */
-#define PH_IDLE_BATCHES 8
+/* Batches an idle handler drains in a row at most; between two it looks
+ * for a waiting request, which goes first. */
+#define PH_IDLE_BATCHES 10000
 
 const struct ph_endpoint *const ph_endpoints[] = {
 	&ph_steppay_v1_endpoint, &ph_steppay_v2_endpoint, &ph_nicepay_endpoint,
@@ -68,8 +69,13 @@ install_signals(void)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	/* No SA_RESTART: a blocked accept() returns so the loop can stop. */
+	/* SA_RESTART: reading the body or waiting for the database goes on,
+	 * so the request in progress is finished. The accept loop waits in
+	 * poll(), which a signal interrupts whatever the flags, and then
+	 * sees stop_requested; the listening socket is non-blocking, so
+	 * accept() never waits. */
 	sa.sa_handler = on_stop_signal;
+	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -202,7 +208,7 @@ answer_unstored(struct ph_ctx *ctx, const char *dberr, const char *spoolerr)
 	ph_log_error("%s: cannot store (%s) and cannot spool (%s): answered 503",
 	    ctx->ep->policy.endpoint, dberr, spoolerr);
 	ctx->error = PH_EDBDOWN;
-	finish(ctx, 503, "unavailable", 0, "database down and spool not writable");
+	finish(ctx, 503, ph_err_name(PH_EDBDOWN), 0, "database down and spool not writable");
 }
 
 /* Decodes the body by its media type: a form becomes a JSON object of its
@@ -586,8 +592,9 @@ out:
 	return e;
 }
 
-/* Drains a batch from ctx's last configuration, logging what it did. */
-static void
+/* Drains a batch from ctx's last configuration, logging what it did.
+ * True when it made progress and more is waiting. */
+static bool
 drain_some(struct ph_ctx *ctx, int max)
 {
 	struct ph_drain_stats stats;
@@ -598,13 +605,14 @@ drain_some(struct ph_ctx *ctx, int max)
 	cfg = ph_config_cached(ctx->config_path[0] != '\0' ? ctx->config_path : NULL,
 	    err, sizeof err);
 	if (cfg == NULL)
-		return;
+		return false;
 	e = ph_endpoint_drain(ctx->store, cfg, max, &stats, err, sizeof err);
 	if (stats.applied > 0 || stats.set_aside > 0)
 		ph_log_warn("spool: applied %zu, set aside %zu, %zu waiting", stats.applied,
 		    stats.set_aside, stats.left);
 	if (e != PH_OK && e != PH_EDBDOWN)
 		ph_log_error("spool: cannot drain: %s", err);
+	return e == PH_OK && stats.left > 0 && (stats.applied > 0 || stats.set_aside > 0);
 }
 
 static void
@@ -651,7 +659,8 @@ serve_fastcgi(struct ph_ctx *ctx)
 		if (rc <= 0) {
 			/* Idle: drain while nobody is waiting. */
 			for (batch = 0; batch < PH_IDLE_BATCHES && !stop_requested; batch++) {
-				drain_some(ctx, PH_SPOOL_BATCH);
+				if (!drain_some(ctx, PH_SPOOL_BATCH))
+					break;
 				pfd.revents = 0;
 				if (poll(&pfd, 1, 0) != 0)
 					break;
