@@ -17,6 +17,11 @@ B="$top_builddir/cgi-bin"
 P1="$top_srcdir/tests/payloads/steppay-v1"
 P2="$top_srcdir/tests/payloads/steppay-v2"
 PAYHOOK="$top_builddir/bin/payhook"
+# replay runs the handlers' code: under valgrind too when the suite does.
+replay() {
+	# shellcheck disable=SC2086
+	${PH_TEST_WRAPPER:-} "$PAYHOOK" replay "$@"
+}
 
 pg_start
 "$PAYHOOK" migrate --database "$PH_TEST_CONNINFO" >/dev/null
@@ -100,7 +105,7 @@ is "$CGI_STATUS" "503" "database down and spool unwritable: 503"
 like "$CGI_STDERR" "cannot store .* and cannot spool .*not-a-dir" "and a log line says both"
 is "$(spooled)" "5" "nothing else spooled"
 
-out=$("$PAYHOOK" replay --list 2>&1) || true
+out=$(replay --list 2>&1) || true
 is "$(printf '%s\n' "$out" | grep -c '^pending ')" "5" "replay --list: five pending"
 like "$out" "pending [0-9-]+\.spool steppay-v1 " "replay --list names the endpoint"
 out=$("$PAYHOOK" check-config --no-database 2>&1) || true
@@ -110,7 +115,7 @@ like "$out" "spool: $SPOOL: 5 waiting, 0 failed" "check-config reports the spool
 printf 'payhook-spool 1\nendpoint: steppay-v1\ntruncated' >"$SPOOL/00000000000000001-0000000001-0000000001.spool"
 chmod 0600 "$SPOOL/00000000000000001-0000000001-0000000001.spool"
 
-out=$("$PAYHOOK" replay 2>&1) && rc=0 || rc=$?
+out=$(replay 2>&1) && rc=0 || rc=$?
 is "$rc" "1" "replay with the database down exits 1"
 is "$(spooled)" "6" "and leaves every file in place"
 
@@ -118,7 +123,7 @@ is "$(spooled)" "6" "and leaves every file in place"
 sleep 3 # past steppay_v2_max_age
 restart_at=$(date -u '+%Y-%m-%d %H:%M:%S.%N+00')
 pg_restart
-out=$("$PAYHOOK" replay 2>&1) && rc=0 || rc=$?
+out=$(replay 2>&1) && rc=0 || rc=$?
 like "$out" "applied 5, set aside 1, 0 waiting" "replay applies five and sets the corrupt one aside"
 is "$rc" "1" "and exits 1, since one was set aside"
 like "$out" "endpoint=steppay-v2 status=200 outcome=applied event=order.created" \
@@ -143,14 +148,14 @@ is "$(psql_q "SELECT count(*) FROM payhook.webhook_events
 is "$(psql_q "SELECT count(*) FROM payhook.webhook_events WHERE remote_addr = '127.0.0.1'")" "5" \
 	"and the client address"
 
-out=$("$PAYHOOK" replay --list 2>&1) || true
+out=$(replay --list 2>&1) || true
 like "$out" "failed 00000000000000001-0000000001-0000000001\.spool .*spool" \
 	"replay --list shows the file set aside, with its reason"
 ok "its reason is beside it in failed/" test -s "$SPOOL/failed/00000000000000001-0000000001-0000000001.spool.error"
 out=$("$PAYHOOK" check-config --no-database 2>&1) || true
 like "$out" "0 waiting, 1 failed" "check-config counts it"
 like "$out" "could not be applied: payhook replay --list" "and points to replay --list"
-out=$("$PAYHOOK" replay 2>&1) && rc=0 || rc=$?
+out=$(replay 2>&1) && rc=0 || rc=$?
 is "$rc:$out" "0:" "replay with nothing to do: silent, exit 0 (cron)"
 
 # --- a live delivery joins a non-empty spool; the CGI handler drains it ------------
@@ -165,6 +170,28 @@ like "$CGI_STDERR" "spool: applied 2, set aside 0, 0 waiting" \
 is "$(psql_q "SELECT status FROM payhook.subscriptions WHERE subscription_id = '5502'")" "PAUSE" \
 	"in received order"
 is "$(spooled)" "0" "spool empty again"
+
+# --- payhook's statement timeout, in the delivery's own transaction ---------------
+# A lock held longer than the timeout: the server cancels the call (57014),
+# which says nothing about the database being down: 503, not spooled.
+psql -X -q -c "BEGIN; LOCK TABLE payhook.subscriptions IN EXCLUSIVE MODE; SELECT pg_sleep(12); COMMIT" \
+	>/dev/null 2>&1 &
+locker=$!
+for _ in $(seq 1 50); do
+	[ "$(psql_q "SELECT count(*) FROM pg_locks WHERE granted AND mode = 'ExclusiveLock'
+		AND relation = 'payhook.subscriptions'::regclass")" = 1 ] && break
+	sleep 0.1
+done
+printf '{"id":5503,"status":"ACTIVE"}' >"$work/s5503-active.json"
+t0=$(date +%s%N)
+v1 "$work/s5503-active.json"
+t1=$(date +%s%N)
+is "$CGI_STATUS" "503" "a statement over payhook's statement_timeout: 503"
+like "$CGI_STDERR" "outcome=database-busy .*57014" "logged as database-busy, with the SQLSTATE"
+ok "cancelled after about 5 s ($(((t1 - t0) / 1000000)) ms)" \
+	test $(((t1 - t0) / 1000000)) -ge 4500 -a $(((t1 - t0) / 1000000)) -lt 11000
+is "$(spooled)" "0" "a busy database is not a reason to spool"
+wait "$locker" || true
 
 # --- FastCGI under lighttpd: drained without any command -----------------------------
 # name HANDLER CONTENT_TYPE FILE...: outage, deliveries, recovery.
@@ -235,8 +262,11 @@ except subprocess.TimeoutExpired:
     sys.exit(0)
 print("exit %d in %d ms" % (rc, (time.monotonic() - t) * 1000))
 PY
+# Long enough for the handler to be waiting (valgrind starts slowly).
+idle=2.5
+[ -z "${PH_TEST_WRAPPER:-}" ] || idle=10
 # shellcheck disable=SC2086
-out=$(python3 "$work/sigterm.py" "$work/fcgi.sock" 2.5 ${PH_TEST_WRAPPER:-} "$B/nicepay.fcgi" 2>&1)
+out=$(python3 "$work/sigterm.py" "$work/fcgi.sock" "$idle" ${PH_TEST_WRAPPER:-} "$B/nicepay.fcgi" 2>&1)
 like "$out" "^exit 0 in [0-9]+ ms" "SIGTERM to an idle FastCGI handler: exit 0"
 ms=${out##* in }
 ms=${ms%% ms*}
