@@ -321,6 +321,18 @@ answer_unauthenticated(struct ph_ctx *ctx, const char *reason)
 	finish(ctx, 401, "rejected", res.event_id, reason);
 }
 
+/* The event record's fields that come from the raw body. */
+static void
+set_body_fields(struct ph_ctx *ctx)
+{
+	ctx->d.body_len = ctx->req.body_len;
+	ph_sha256_hex(ctx->req.body != NULL ? ctx->req.body : "", ctx->req.body_len,
+	    ctx->d.body_sha256);
+	/* The store drops it for rejected and failed rows. */
+	if (ctx->ep->dedupe)
+		ctx->d.dedupe_key = ctx->d.body_sha256;
+}
+
 /* Everything from the authenticated raw body on: decode, classify,
  * parse, store, answer. A live request comes here after
  * ph_request_check and authenticate; a spooled one with the result its
@@ -335,12 +347,7 @@ process(struct ph_ctx *ctx)
 	char err[PH_ERRLEN];
 	enum ph_err e;
 
-	ctx->d.body_len = ctx->req.body_len;
-	ph_sha256_hex(ctx->req.body != NULL ? ctx->req.body : "", ctx->req.body_len,
-	    ctx->d.body_sha256);
-	/* The store drops it for rejected and failed rows. */
-	if (ep->dedupe)
-		ctx->d.dedupe_key = ctx->d.body_sha256;
+	set_body_fields(ctx);
 
 	/* ph_request_check let an empty body through only where the policy
 	 * allows one: it is classified without a JSON value. */
@@ -416,11 +423,10 @@ handle(struct ph_ctx *ctx)
 		return;
 	}
 	ctx->d.remote_addr = ph_ip_address_valid(ctx->req.remote_addr) ? ctx->req.remote_addr : NULL;
-	ph_sha256_hex(ctx->req.body, ctx->req.body_len, ctx->d.body_sha256);
+	set_body_fields(ctx);
 	if (ep->authenticate != NULL) {
 		e = ep->authenticate(ctx, err, sizeof err);
 		if (e == PH_EAUTH) {
-			ctx->d.body_len = ctx->req.body_len;
 			answer_unauthenticated(ctx, err);
 			return;
 		}

@@ -77,10 +77,10 @@ enum ph_err ph_spool_write(const char *dir, const struct ph_spool_record *rec,
 /* True when dir holds at least one file waiting to be applied. */
 bool ph_spool_pending(const char *dir);
 
-/* The names of at most max waiting files, oldest first, into names;
- * returns how many, or -1 with err set when dir cannot be read. A
- * missing dir holds nothing. *total, when not NULL, gets the count of
- * all waiting files. */
+/* The names of at most max waiting files, oldest first, into names
+ * (which may be NULL when max is 0: counting only); returns how many, or
+ * -1 with err set when dir cannot be read. A missing dir holds nothing.
+ * *total, when not NULL, gets the count of all waiting files. */
 int ph_spool_oldest(const char *dir, char (*names)[PH_SPOOL_NAME_MAX], int max,
     size_t *total, char *err, size_t errlen);
 
