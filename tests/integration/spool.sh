@@ -39,7 +39,7 @@ database = $PH_TEST_CONNINFO
 spool_dir = $SPOOL
 steppay_v1_token = $V1_TOKEN
 steppay_v2_secret = $V2_SECRET
-steppay_v2_max_age = 3
+steppay_v2_max_age = 8
 nicepay_secret_key = $NP_KEY
 CONF
 chmod 0600 "$work/payhook.conf"
@@ -52,7 +52,9 @@ sign_v2() { # FILE: a Steppay-Signature header for FILE, now
 	printf 'timestamp=%s,key=%s' "$ts" "$mac"
 }
 v1() { cgi_run "$B/steppay-v1.fcgi" POST application/json "$1" "token=$V1_TOKEN"; }
+v2_signed_at=0
 v2() {
+	v2_signed_at=$(date +%s)
 	HTTP_STEPPAY_SIGNATURE=$(sign_v2 "$1")
 	export HTTP_STEPPAY_SIGNATURE
 	cgi_run "$B/steppay-v2.fcgi" POST application/json "$1"
@@ -120,7 +122,11 @@ is "$rc" "1" "replay with the database down exits 1"
 is "$(spooled)" "6" "and leaves every file in place"
 
 # --- database back: payhook replay -----------------------------------------------
-sleep 3 # past steppay_v2_max_age
+# Past steppay_v2_max_age since the last v2 delivery was signed.
+for _ in $(seq 1 40); do
+	[ $(($(date +%s) - v2_signed_at)) -le 9 ] || break
+	sleep 0.5
+done
 restart_at=$(date -u '+%Y-%m-%d %H:%M:%S.%N+00')
 pg_restart
 out=$(replay 2>&1) && rc=0 || rc=$?
