@@ -25,7 +25,7 @@
  * (deliveries are spooled meanwhile). The maximum plus the idle check of
  * a FastCGI handler bounds how soon a quiet site drains its spool. */
 #define PH_DB_BACKOFF_MIN_MS 1000
-#define PH_DB_BACKOFF_MAX_MS 5000
+#define PH_DB_BACKOFF_MAX_MS 3000
 
 struct ph_store;
 
