@@ -37,5 +37,6 @@ bool cli_exec_ok(PGconn *conn, const char *sql, const char *what);
 int cmd_sync(const struct cmd *self, int argc, char **argv);
 int cmd_nicepay_webhook(const struct cmd *self, int argc, char **argv);
 int cmd_reconcile(const struct cmd *self, int argc, char **argv);
+int cmd_replay(const struct cmd *self, int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@
 #include "api.h"
 #include "cli.h"
 #include "conf.h"
+#include "spool.h"
 #include "store.h"
 #include "util.h"
 
@@ -357,6 +358,39 @@ timezone_known(PGconn *conn, const char *tz)
 	return ok;
 }
 
+/* The spool: how many deliveries wait for the database, how many were
+ * set aside. Neither makes the configuration wrong; both want a look. */
+static void
+report_spool(const char *dir)
+{
+	char err[PH_ERRLEN];
+	size_t waiting = 0;
+	long failed;
+	struct stat st;
+
+	if (dir == NULL) {
+		printf("# warning: spool_dir is not set: a delivery that arrives while the "
+		    "database is down is answered 503\n");
+		return;
+	}
+	if (stat(dir, &st) != 0) {
+		printf("# spool: %s does not exist yet (created 0700 on first use)\n", dir);
+		return;
+	}
+	if (ph_spool_oldest(dir, NULL, 0, &waiting, err, sizeof err) < 0 ||
+	    (failed = ph_spool_failed_count(dir, err, sizeof err)) < 0) {
+		printf("# warning: spool: %s\n", err);
+		return;
+	}
+	printf("# spool: %s: %zu waiting, %ld failed\n", dir, waiting, failed);
+	if (waiting > 0)
+		printf("# warning: %zu deliveries wait in the spool for the database "
+		    "(payhook replay applies them)\n", waiting);
+	if (failed > 0)
+		printf("# warning: %ld spooled deliveries could not be applied: "
+		    "payhook replay --list\n", failed);
+}
+
 static int
 cmd_check_config(const struct cmd *self, int argc, char **argv)
 {
@@ -398,6 +432,7 @@ cmd_check_config(const struct cmd *self, int argc, char **argv)
 			    d->type == PH_CT_SECRET ? "(set, not shown)" : v,
 			    origin_name(cfg->origin[i]));
 	}
+	report_spool(ph_config_get(cfg, PH_CONF_SPOOL_DIR));
 	if (try_db) {
 		conn = cli_connect_db(ph_config_get(cfg, PH_CONF_DATABASE) != NULL ?
 		    ph_config_get(cfg, PH_CONF_DATABASE) : "");
@@ -443,6 +478,8 @@ static const struct cmd cmds[] = {
 	{"nicepay-webhook", "nicepay-webhook [--config FILE] [--json] [--email ADDRESS] "
 	    "[--self-check] [--timeout SECONDS] register|update METHOD URL | list | delete METHOD",
 	    "manage NicePay's webhook URLs", cmd_nicepay_webhook},
+	{"replay", "replay [--config FILE] [--list]",
+	    "apply deliveries spooled while the database was down", cmd_replay},
 	{"help", "help", "this list", cmd_help},
 };
 

@@ -2,7 +2,15 @@
  * accept a request (FastCGI or plain CGI), check it, authenticate it,
  * decode and classify the body, parse it with the event table's row,
  * store it, answer, and log one line. cgi-bin/<endpoint>.c is a main()
- * that hands its struct to ph_endpoint_main(). */
+ * that hands its struct to ph_endpoint_main().
+ *
+ * When the database cannot be reached, an authenticated delivery is
+ * written to the spool (lib/spool.h) and answered as stored; while the
+ * spool holds anything, new deliveries join it, so that they are applied
+ * in the order received. Spooled deliveries go through the same steps
+ * from decoding on, with the verification result they were spooled
+ * with, by ph_endpoint_drain(): after a request, while a FastCGI handler
+ * is idle, and from `payhook replay`. */
 #ifndef PH_ENDPOINT_H
 #define PH_ENDPOINT_H
 
@@ -47,6 +55,10 @@ struct ph_endpoint {
 	const char *reply_type;      /* Content-Type of replies */
 	/* Body of a 200 reply; NULL means the outcome and a newline. */
 	const char *ok_body;
+	/* Request headers authenticate reads, kept in a spooled delivery
+	 * for the record (never a secret; the result is what replays).
+	 * NULL-terminated; NULL: none. */
+	const char *const *verified_headers;
 };
 
 /* The state of one request, passed explicitly to every step. */
@@ -57,7 +69,38 @@ struct ph_ctx {
 	struct ph_store *store;
 	struct ph_delivery d;
 	int64_t started_us;
+	int64_t received_us;       /* wall clock: spool file names */
+	/* PAYHOOK_CONFIG of the last request ("" = the default), so that an
+	 * idle handler drains the spool that requests use. */
+	char config_path[1024];
+	bool replaying;            /* a spool file: nothing to answer */
+	int status;                /* the status finish() gave */
+	enum ph_err error;         /* why, when status is not 200 */
+	char message[PH_ERRLEN];   /* finish()'s message */
 };
+
+/* Every endpoint, for replaying spool files whichever wrote them. */
+extern const struct ph_endpoint *const ph_endpoints[];
+extern const size_t ph_nendpoints;
+
+/* The endpoint named name ("steppay-v2"), or NULL. */
+const struct ph_endpoint *ph_endpoint_find(const char *name);
+
+struct ph_drain_stats {
+	size_t applied;     /* stored: removed from the spool */
+	size_t set_aside;   /* moved to failed/ */
+	size_t left;        /* still waiting when the call returned */
+	bool busy;          /* another process was draining */
+};
+
+/* Applies up to max (at most PH_SPOOL_BATCH) spooled deliveries from
+ * cfg's spool_dir, oldest first, through store, when the spool holds any
+ * and the database can be reached, under the spool's lock (another
+ * drainer: returns at once, stats->busy). PH_OK when it ran or had
+ * nothing to do; PH_EDBDOWN or PH_EDBBUSY when the database stopped it
+ * (files stay); PH_EIO when the spool cannot be read. */
+enum ph_err ph_endpoint_drain(struct ph_store *store, const struct ph_config *cfg,
+    int max, struct ph_drain_stats *stats, char *err, size_t errlen);
 
 /* Runs the handler: --help and --version, else serves FastCGI requests
  * until told to stop, or one plain-CGI request. Returns main()'s exit

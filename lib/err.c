@@ -21,6 +21,7 @@ static const struct {
 	[PH_EDB] = {503, "database-error"},
 	[PH_ENOMEM] = {503, "out-of-memory"},
 	[PH_EIO] = {400, "io-error"},
+	[PH_EDBBUSY] = {503, "database-busy"},
 };
 
 int

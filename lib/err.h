@@ -23,7 +23,9 @@ enum ph_err {
 	PH_EDBDOWN,     /* database unreachable or connection lost: 503 */
 	PH_EDB,         /* the database refused the statement (data error) */
 	PH_ENOMEM,      /* allocation failed */
-	PH_EIO          /* read or write failed */
+	PH_EIO,         /* read or write failed */
+	PH_EDBBUSY      /* database reachable but failing for now (statement
+	                 * timeout, out of resources): 503, nothing spooled */
 };
 
 /* The HTTP status an error is answered with (200 for PH_OK). */

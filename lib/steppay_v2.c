@@ -603,6 +603,7 @@ classify(struct ph_ctx *ctx, struct json_object *body, char *err, size_t errlen)
 }
 
 static const char *const content_types[] = {"application/json", NULL};
+static const char *const verified_headers[] = {"Steppay-Signature", NULL};
 
 const struct ph_endpoint ph_steppay_v2_endpoint = {
 	.provider = "steppay",
@@ -619,4 +620,5 @@ const struct ph_endpoint ph_steppay_v2_endpoint = {
 	.dedupe = true,
 	.reply_type = "text/plain; charset=utf-8",
 	.ok_body = NULL,
+	.verified_headers = verified_headers,
 };

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "util.h"
 
 /* The fields of payhook.event_in, sent as the first parameters. */
 enum {
@@ -39,6 +40,8 @@ struct ph_store {
 	char *conninfo;          /* what conn was opened with ("" = defaults) */
 	char *name;              /* application_name */
 	bool privilege_checked;
+	int64_t retry_at_us;     /* no connect attempt before (ph_now_us) */
+	int64_t backoff_ms;      /* the last wait; 0 after a success */
 };
 
 struct ph_store *
@@ -165,6 +168,10 @@ ph_store_ready(struct ph_store *st, const struct ph_config *cfg, char *err, size
 		want = "";
 	if (st->conn != NULL && strcmp(st->conninfo, want) != 0)
 		disconnect(st);
+	if (st->conn == NULL && st->backoff_ms > 0 && ph_now_us() < st->retry_at_us)
+		return ph_fail(err, errlen, PH_EDBDOWN,
+		    "database unreachable; next attempt in %lld ms",
+		    (long long)((st->retry_at_us - ph_now_us()) / 1000 + 1));
 	if (st->conn == NULL) {
 		/* Later keywords win: the merchant's conninfo overrides our
 		 * connect_timeout and application_name. */
@@ -184,8 +191,13 @@ ph_store_ready(struct ph_store *st, const struct ph_config *cfg, char *err, size
 	if (st->conn == NULL || PQstatus(st->conn) != CONNECTION_OK) {
 		conn_error(st->conn, err, errlen, "cannot connect to the database");
 		disconnect(st);
+		st->backoff_ms = st->backoff_ms == 0 ? PH_DB_BACKOFF_MIN_MS :
+		    st->backoff_ms * 2 > PH_DB_BACKOFF_MAX_MS ? PH_DB_BACKOFF_MAX_MS :
+		    st->backoff_ms * 2;
+		st->retry_at_us = ph_now_us() + st->backoff_ms * 1000;
 		return PH_EDBDOWN;
 	}
+	st->backoff_ms = 0;
 	if (!st->privilege_checked)
 		return check_privilege(st, cfg, err, errlen);
 	return PH_OK;
@@ -196,6 +208,20 @@ static bool
 retryable(const char *state)
 {
 	return state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
+}
+
+/* SQLSTATEs that mean the database cannot be reached: the connection
+ * (class 08), an administrator's or a crash's shutdown, a server still
+ * starting (57P01-57P03), too many connections (53300). A delivery that
+ * meets one is spooled. */
+static bool
+unreachable(const char *state)
+{
+	static const char *const states[] = {"57P01", "57P02", "57P03", "53300"};
+
+	if (state == NULL)
+		return false;
+	return strncmp(state, "08", 2) == 0 || ph_str_in(state, states, PH_ARRAY_LEN(states));
 }
 
 /* SQLSTATE classes that say nothing about the delivery itself -- the
@@ -225,6 +251,64 @@ read_result(PGresult *r, struct ph_store_result *res)
 	ph_strlcpy(res->outcome, PQgetvalue(r, 0, 1), sizeof res->outcome);
 	ph_strlcpy(res->detail, PQgetvalue(r, 0, 2), sizeof res->detail);
 	return true;
+}
+
+/* Sends set_config('statement_timeout', ..., true) (unless a timeout is
+ * already set) and sql as one
+ * pipeline ending in one Sync: one round trip, one implicit transaction,
+ * and since PostgreSQL arms a statement's timer when its own Execute
+ * arrives, the timeout already holds for sql. Returns sql's result (the
+ * caller clears it), or the first error's, or NULL when the connection
+ * failed; the connection is left out of pipeline mode or closed. */
+static PGresult *
+exec_with_timeout(struct ph_store *st, const char *sql, int nparams,
+    const char *const *params)
+{
+	static const char *const timeout[1] = {PH_DB_STATEMENT_TIMEOUT};
+	PGresult *r, *keep = NULL;
+	int query = 0, guard;
+
+	if (PQenterPipelineMode(st->conn) != 1)
+		return NULL;
+	/* The merchant's own timeout (the role's, or the conninfo's
+	 * options) wins; payhook's applies where there is none. */
+	if (PQsendQueryParams(st->conn,
+	    "SELECT CASE WHEN pg_catalog.current_setting('statement_timeout') = '0' "
+	    "THEN pg_catalog.set_config('statement_timeout', $1, true) END",
+	    1, NULL, timeout, NULL, NULL, 0) != 1 ||
+	    PQsendQueryParams(st->conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1 ||
+	    PQpipelineSync(st->conn) != 1)
+		goto broken;
+	/* Results: set_config's, NULL, sql's, NULL, then the Sync. A lost
+	 * connection ends this early; the guard bounds it anyway. */
+	for (guard = 0; guard < 16; guard++) {
+		r = PQgetResult(st->conn);
+		if (r == NULL) {
+			if (PQstatus(st->conn) == CONNECTION_BAD)
+				break;
+			query++;
+			continue;
+		}
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (keep == NULL && (query == 1 || PQresultStatus(r) != PGRES_TUPLES_OK))
+			keep = r;
+		else
+			PQclear(r);
+	}
+	if (PQstatus(st->conn) != CONNECTION_BAD && PQexitPipelineMode(st->conn) == 1)
+		return keep;
+broken:
+	/* A connection in an unknown state is dropped: the next delivery
+	 * starts on a fresh one (the caller reads a lost one's message). */
+	if (PQstatus(st->conn) != CONNECTION_BAD) {
+		PQclear(keep);
+		keep = NULL;
+		disconnect(st);
+	}
+	return keep;
 }
 
 /* Sends "SELECT ... FROM function(ROW($1..$11)::payhook.event_in, $12..)"
@@ -260,11 +344,12 @@ call(struct ph_store *st, const struct ph_config *cfg, const char *function,
 	for (attempt = 0; attempt <= PH_DB_RETRIES; attempt++) {
 		PGresult *r;
 		const char *state, *msg;
+		bool lost;
 
 		e = ph_store_ready(st, cfg, err, errlen);
 		if (e != PH_OK)
 			return e;
-		r = PQexecParams(st->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+		r = exec_with_timeout(st, sql, nparams, params);
 		if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
 			bool ok = read_result(r, res);
 
@@ -276,16 +361,27 @@ call(struct ph_store *st, const struct ph_config *cfg, const char *function,
 		}
 		state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 		msg = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-		if (PQstatus(st->conn) == CONNECTION_BAD || server_unavailable(state)) {
-			if (PQstatus(st->conn) == CONNECTION_BAD)
+		lost = st->conn == NULL || PQstatus(st->conn) == CONNECTION_BAD;
+		if (lost || unreachable(state)) {
+			if (lost && st->conn != NULL)
 				conn_error(st->conn, err, errlen, "database connection lost");
+			else if (lost)
+				ph_fail(err, errlen, PH_EDBDOWN, "database connection lost");
 			else
 				ph_fail(err, errlen, PH_EDBDOWN, "%s: %s %s", function, state,
 				    msg != NULL ? msg : "database unavailable");
 			PQclear(r);
+			if (lost)
+				disconnect(st);
 			if (attempt > 0)
 				return PH_EDBDOWN;
-			continue; /* once more, after ph_store_ready resets it */
+			continue; /* once more, on a new connection */
+		}
+		if (server_unavailable(state)) {
+			ph_fail(err, errlen, PH_EDBBUSY, "%s: %s %s", function, state,
+			    msg != NULL ? msg : "database unavailable");
+			PQclear(r);
+			return PH_EDBBUSY;
 		}
 		if (retryable(state)) {
 			PQclear(r);

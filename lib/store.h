@@ -16,6 +16,16 @@
 #define PH_DETAIL_MAX 256
 #define PH_DB_CONNECT_TIMEOUT "5"    /* seconds; a conninfo may override */
 #define PH_DB_RETRIES 3              /* serialization failures retried */
+/* Set with set_config(..., true) in each delivery's own transaction, so
+ * that it holds behind a transaction-pooling proxy too, unless the role
+ * or the connection already sets a statement_timeout. */
+#define PH_DB_STATEMENT_TIMEOUT "5s"
+/* After a failed connect, the next attempt waits this long, doubling up
+ * to the maximum: a down database is not asked again on every request
+ * (deliveries are spooled meanwhile). The maximum plus the idle check of
+ * a FastCGI handler bounds how soon a quiet site drains its spool. */
+#define PH_DB_BACKOFF_MIN_MS 1000
+#define PH_DB_BACKOFF_MAX_MS 3000
 
 struct ph_store;
 struct pg_conn;
@@ -47,13 +57,17 @@ void ph_store_free(struct ph_store *st);
 
 /* Makes sure a usable connection to cfg's database exists (connecting or
  * resetting as needed) and that its role is allowed by
- * require_least_privilege. PH_EDBDOWN or PH_ECONFIG on failure. */
+ * require_least_privilege. PH_EDBDOWN or PH_ECONFIG on failure; within
+ * the backoff window after a failed connect, PH_EDBDOWN without trying. */
 enum ph_err ph_store_ready(struct ph_store *st, const struct ph_config *cfg,
     char *err, size_t errlen);
 
 /* Records d and applies d->action in one transaction. PH_EDB when the
  * database refused it (err holds the server's message: record the
- * delivery as failed); PH_EDBDOWN when it could not be reached. */
+ * delivery as failed); PH_EDBDOWN when it could not be reached (connect
+ * failure, connection lost, SQLSTATE class 08, 57P01-57P03, 53300: the
+ * delivery may be spooled); PH_EDBBUSY when it is reachable but cannot
+ * work now (statement timeout, out of disk or memory, internal error). */
 enum ph_err ph_store_apply(struct ph_store *st, const struct ph_config *cfg,
     const struct ph_delivery *d, struct ph_store_result *res, char *err, size_t errlen);
 

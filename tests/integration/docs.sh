@@ -9,7 +9,11 @@ for page in doc/payhook.1 doc/payhook.conf.5; do
 done
 
 help=$("$top_builddir/bin/payhook" --help)
-for cmd in migrate check-config sync reconcile nicepay-webhook; do
+# The commands --help lists (two-space indent under "commands:").
+cmds=$(printf '%s\n' "$help" | sed -n '/^commands:/,/^$/s/^  \([a-z][a-z-]*\) .*/\1/p')
+like "$cmds" "replay" "the command list is read from payhook --help"
+for cmd in $cmds; do
+	[ "$cmd" != help ] || continue
 	like "$help" "  $cmd " "payhook --help lists $cmd"
 	ok "payhook(1) documents $cmd" grep -q "^\.It Cm $cmd" "$top_srcdir/doc/payhook.1"
 done
