@@ -3,8 +3,8 @@
 # 127.0.0.1, installed as the README's shared-hosting steps say: copied
 # into the site's cgi-bin/ with .fcgi names, the configuration file
 # outside the web root named by SetEnv PAYHOOK_CONFIG in .htaccess; first
-# as FastCGI programs (mod_fcgid), then as plain CGI (the fallback where a
-# host does not allow FastCGI); then with conf/apache/'s server
+# as FastCGI programs (mod_fcgid), then as plain CGI (the same .htaccess
+# where a host has no mod_fcgid); then with conf/apache/'s server
 # configurations (mod_fcgid; mod_proxy_fcgi to spawn-fcgi). The same
 # deliveries leave the same tables as plain CGI driven directly.
 set -eu
@@ -35,13 +35,24 @@ install_htaccess() {
 	sed "s#/home/shop/payhook.conf#$SCN_CONF#" "$top_srcdir/conf/apache/$1" >"$cgi/.htaccess"
 	apache_share "$cgi/.htaccess"
 }
-install_htaccess htaccess-fcgid
+install_htaccess htaccess
 apache_share "$home" "$SCN_CONF" "$home/public_html" "$cgi" "$cgi"/*.fcgi
 
-# phase NAME URL_FORMAT: the deliveries through the running Apache, the
-# replies and the tables compared with plain CGI's, the error log checked.
+# handler_pids: the processes running a handler from the site's cgi-bin/.
+handler_pids() {
+	local f exe
+	for f in /proc/[0-9]*/exe; do
+		exe=$(readlink "$f" 2>/dev/null) || continue
+		case $exe in "$cgi"/*.fcgi) f=${f#/proc/} && printf ' %s' "${f%/exe}" ;; esac
+	done
+}
+
+# phase NAME URL_FORMAT [LOG...]: the deliveries through the running
+# Apache, the replies and the tables compared with plain CGI's, the error
+# log (and each LOG, where the handlers write theirs) checked.
 phase() {
 	local name=$1 fmt=$2
+	shift 2
 	scenario_run http "$fmt"
 	is "$SCN_MISMATCHES" "0" "$name: every reply as expected"
 	is "$SCN_TRANSCRIPT" "$want_transcript" "$name: the same replies as plain CGI"
@@ -73,11 +84,7 @@ phase ".htaccess mod_fcgid" "$APACHE_URL/cgi-bin/%s.fcgi"
 
 # SetEnv reaches a FastCGI program as a request parameter, not in its
 # environment: payhook found its configuration there.
-fcgi_pids=
-for f in /proc/[0-9]*/exe; do
-	exe=$(readlink "$f" 2>/dev/null) || continue
-	case $exe in "$cgi"/*.fcgi) fcgi_pids="$fcgi_pids ${f//[!0-9]/}" ;; esac
-done
+fcgi_pids=$(handler_pids)
 ok "mod_fcgid runs the handlers as persistent processes ($fcgi_pids)" test -n "$fcgi_pids"
 env_has_config=no
 for p in $fcgi_pids; do
@@ -90,6 +97,15 @@ if [ "$(id -u)" = 0 ]; then
 	done
 fi
 
+# The README's check of a new install: an unsigned delivery is refused
+# with 401 and shows as rejected in the documented query.
+printf '{}' >"$home/empty-object.json"
+http_post "$APACHE_URL/cgi-bin/steppay-v2.fcgi" application/json "$home/empty-object.json"
+is "$HTTP_STATUS" "401" "README step 5: an unsigned delivery gets 401"
+is "$(psql_q "SELECT endpoint, outcome FROM (SELECT id, received_at, endpoint, outcome, error
+	FROM payhook.webhook_events ORDER BY id DESC LIMIT 5) q ORDER BY id DESC LIMIT 1")" \
+	"steppay-v2|rejected" "README step 5: the documented query shows it rejected"
+
 # A configuration every user can read is refused (503), also by a process
 # that read it before the chmod.
 chmod o+r "$SCN_CONF"
@@ -99,11 +115,10 @@ chmod o-r "$SCN_CONF"
 apache_stop
 scenario_reset
 
-# --- shared hosting without FastCGI: plain CGI, configured by .htaccess ------------
-install_htaccess htaccess-cgi
-ok "the CGI .htaccess names cgi-script" grep -q '^AddHandler cgi-script .fcgi$' "$cgi/.htaccess"
-apache_start "$home/public_html"
-phase ".htaccess CGI" "$APACHE_URL/cgi-bin/%s.fcgi"
+# --- shared hosting without FastCGI: the same .htaccess falls back to plain CGI ---
+APACHE_NO_FCGID=1 apache_start "$home/public_html"
+phase ".htaccess without mod_fcgid (CGI)" "$APACHE_URL/cgi-bin/%s.fcgi"
+is "$(handler_pids)" "" "no handler process stays: each request ran one as plain CGI"
 apache_stop
 scenario_reset
 rm "$cgi/.htaccess"

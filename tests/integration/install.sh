@@ -47,7 +47,7 @@ ok "example configuration in etc/" cmp "$top_srcdir/conf/payhook.conf.example" "
 ok "no payhook.conf is written" test ! -e "$prefix/etc/payhook.conf"
 ok "payhook(1) installed" test -f "$prefix/share/man/man1/payhook.1"
 ok "payhook.conf(5) installed" test -f "$prefix/share/man/man5/payhook.conf.5"
-for f in apache/htaccess-fcgid apache/htaccess-cgi apache/payhook-fcgid.conf \
+for f in apache/htaccess apache/payhook-fcgid.conf \
 	apache/payhook-proxy-fcgi.conf nginx/payhook.conf nginx/site.conf \
 	nginx/payhook-fcgi@.service lighttpd/payhook.conf; do
 	ok "web server example: share/doc/payhook/examples/$f" \

@@ -12,7 +12,8 @@
 #       (www-data, else nobody): DOCROOT and what it serves must be
 #       readable by that user. Each SERVER_CONF_LINE is added to the
 #       server configuration. ASAN_OPTIONS and UBSAN_OPTIONS reach the
-#       FastCGI and CGI programs. Exports APACHE_URL
+#       FastCGI and CGI programs. With APACHE_NO_FCGID set, mod_fcgid is
+#       not loaded (a host without FastCGI). Exports APACHE_URL
 #       (http://127.0.0.1:PORT) and APACHE_ERRORLOG (where the programs'
 #       stderr goes too). Returns 1, with the logs as "#" lines on
 #       stderr, when Apache does not come up.
@@ -52,7 +53,7 @@ apache_share() {
 }
 
 apache_start() {
-	local docroot=$1 bin extra="" line port up try userconf="" sanconf=""
+	local docroot=$1 bin extra="" line port up try userconf="" sanconf="" fcgidconf=""
 	shift
 	if [ -n "$APACHE_PID" ]; then
 		echo "# apache_start: already running (pid $APACHE_PID)" >&2
@@ -78,14 +79,20 @@ apache_start() {
 	[ "$(id -u)" != 0 ] || chown "$APACHE_USER:$APACHE_GROUP" "$APACHE_DIR/fcgid"
 	APACHE_ERRORLOG=$APACHE_DIR/error.log
 	: >"$APACHE_ERRORLOG"
+	if [ -z "${APACHE_NO_FCGID:-}" ]; then
+		fcgidconf="LoadModule fcgid_module $APACHE_MODULES/mod_fcgid.so
+FcgidIPCDir \"$APACHE_DIR/fcgid\"
+FcgidProcessTableFile \"$APACHE_DIR/fcgid/shm\""
+	fi
 	[ "$(id -u)" != 0 ] || userconf="User $APACHE_USER
 Group $APACHE_GROUP"
 	# The sanitizers' settings reach FastCGI (FcgidInitialEnv) and CGI
 	# (PassEnv) programs; an unset one is left out (PassEnv warns).
 	for line in ASAN_OPTIONS UBSAN_OPTIONS; do
 		[ -n "${!line:-}" ] || continue
-		sanconf="${sanconf}FcgidInitialEnv $line \"${!line}\"
-PassEnv $line
+		sanconf="${sanconf}PassEnv $line
+"
+		[ -n "${APACHE_NO_FCGID:-}" ] || sanconf="${sanconf}FcgidInitialEnv $line \"${!line}\"
 "
 	done
 
@@ -107,14 +114,12 @@ LoadModule authz_core_module $APACHE_MODULES/mod_authz_core.so
 LoadModule mime_module $APACHE_MODULES/mod_mime.so
 LoadModule env_module $APACHE_MODULES/mod_env.so
 LoadModule alias_module $APACHE_MODULES/mod_alias.so
-LoadModule fcgid_module $APACHE_MODULES/mod_fcgid.so
+$fcgidconf
 LoadModule cgid_module $APACHE_MODULES/mod_cgid.so
 LoadModule proxy_module $APACHE_MODULES/mod_proxy.so
 LoadModule proxy_fcgi_module $APACHE_MODULES/mod_proxy_fcgi.so
 TypesConfig /etc/mime.types
 ScriptSock "$APACHE_DIR/run/cgid.sock"
-FcgidIPCDir "$APACHE_DIR/fcgid"
-FcgidProcessTableFile "$APACHE_DIR/fcgid/shm"
 $sanconf
 StartServers 1
 ServerLimit 2
