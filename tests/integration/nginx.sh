@@ -98,6 +98,7 @@ for ep in steppay-v2 nicepay; do
 	srv_spawn "$home/unit.log" env -i PATH="$PATH" ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
 		${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} "$env" "${as[@]}" $cmd
 	SPAWNFCGI_PIDS="$SPAWNFCGI_PIDS $SRV_PID"
+	SPAWNFCGI_LOGS="$SPAWNFCGI_LOGS $home/unit.log"
 	for i in $(seq 1 100); do
 		[ ! -S "$run/$ep.sock" ] || break
 		sleep 0.1

@@ -25,6 +25,7 @@
 # shellcheck disable=SC2034 # globals set for the caller
 declare -F ph_on_exit >/dev/null || . "${BASH_SOURCE[0]%/*}/tap.sh"
 declare -F srv_spawn >/dev/null || . "${BASH_SOURCE[0]%/*}/server.sh"
+declare -F scan_keep_log >/dev/null || . "${BASH_SOURCE[0]%/*}/scan.sh"
 
 APACHE_PID=
 APACHE_DIR=
@@ -168,4 +169,6 @@ apache_stop() {
 	[ -n "$APACHE_PID" ] || return 0
 	srv_stop "$APACHE_PID" || true
 	APACHE_PID=
+	# For tests/run's secret scan: the handlers' lines are in it.
+	scan_keep_log "$APACHE_ERRORLOG"
 }

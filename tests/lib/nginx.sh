@@ -17,6 +17,7 @@
 # shellcheck disable=SC2034 # globals set for the caller
 declare -F ph_on_exit >/dev/null || . "${BASH_SOURCE[0]%/*}/tap.sh"
 declare -F srv_spawn >/dev/null || . "${BASH_SOURCE[0]%/*}/server.sh"
+declare -F scan_keep_log >/dev/null || . "${BASH_SOURCE[0]%/*}/scan.sh"
 
 NGINX_PID=
 NGINX_DIR=
@@ -103,4 +104,5 @@ nginx_stop() {
 	[ -n "$NGINX_PID" ] || return 0
 	srv_stop "$NGINX_PID" || true
 	NGINX_PID=
+	scan_keep_log "$NGINX_ERRORLOG"
 }

@@ -77,6 +77,8 @@ scenario_prepare() {
 	printf 'database = %s\nsteppay_v2_secret = %s\nnicepay_secret_key = %s\nallow_from_nicepay = 121.133.126.86/32, 121.133.126.87/32, 127.0.0.1/32, ::1/128\n' \
 		"$PH_TEST_CONNINFO" "$SCN_V2_SECRET" "$NP_KEY" >"$SCN_CONF"
 	chmod 0640 "$SCN_CONF"
+	# Its secrets, for tests/run's scan of every handler log.
+	! declare -F scan_note_env >/dev/null || scan_note_env PAYHOOK_CONFIG="$SCN_CONF"
 	np_payload "$SCN_DIR/np-paid.json" tid="\"$T\"" orderId='"host-0001"' \
 		ediDate='"2026-03-20T09:00:00.100+0900"'
 	np_payload "$SCN_DIR/np-cancel.json" tid="\"$T\"" orderId='"host-0001"' status='"cancelled"' \

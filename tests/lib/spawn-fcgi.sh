@@ -14,8 +14,10 @@
 
 declare -F ph_on_exit >/dev/null || . "${BASH_SOURCE[0]%/*}/tap.sh"
 declare -F srv_spawn >/dev/null || . "${BASH_SOURCE[0]%/*}/server.sh"
+declare -F scan_keep_log >/dev/null || . "${BASH_SOURCE[0]%/*}/scan.sh"
 
 SPAWNFCGI_PIDS=
+SPAWNFCGI_LOGS=
 SPAWNFCGI_TRAP=
 if id www-data >/dev/null 2>&1; then SPAWNFCGI_USER=www-data; else SPAWNFCGI_USER=nobody; fi
 
@@ -44,6 +46,7 @@ spawnfcgi_start() {
 	rm -f "$sock"
 	srv_spawn "$log" env -i "${env[@]}" "${cmd[@]}" -- "$handler"
 	SPAWNFCGI_PIDS="$SPAWNFCGI_PIDS $SRV_PID"
+	case " $SPAWNFCGI_LOGS " in *" $log "*) ;; *) SPAWNFCGI_LOGS="$SPAWNFCGI_LOGS $log" ;; esac
 	for i in $(seq 1 100); do
 		[ -S "$sock" ] && return 0
 		kill -0 "$SRV_PID" 2>/dev/null || break
@@ -55,9 +58,14 @@ spawnfcgi_start() {
 }
 
 spawnfcgi_stop_all() {
-	local pid
+	local pid log
 	for pid in $SPAWNFCGI_PIDS; do
 		srv_stop "$pid" || true
 	done
 	SPAWNFCGI_PIDS=
+	# For tests/run's secret scan.
+	for log in $SPAWNFCGI_LOGS; do
+		scan_keep_log "$log"
+	done
+	SPAWNFCGI_LOGS=
 }
