@@ -207,6 +207,7 @@ read_file(struct ph_config *cfg, bool explicit_path, char *err, size_t errlen)
 	cfg->file_found = true;
 	cfg->dev = st.st_dev;
 	cfg->ino = st.st_ino;
+	cfg->mode = st.st_mode;
 	cfg->size = st.st_size;
 	cfg->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
 	text = malloc((size_t)st.st_size + 1);
@@ -424,7 +425,7 @@ unchanged(const struct ph_config *cfg)
 	if (stat(cfg->path, &st) != 0)
 		return !cfg->file_found;
 	return cfg->file_found && st.st_dev == cfg->dev && st.st_ino == cfg->ino &&
-	    st.st_size == cfg->size &&
+	    st.st_mode == cfg->mode && st.st_size == cfg->size &&
 	    (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec == cfg->mtime_ns;
 }
 

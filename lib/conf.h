@@ -74,9 +74,11 @@ struct ph_config {
 	unsigned long steppay_v2_max_age;
 	bool require_least_privilege;
 	struct ph_cidr_list cidr[PH_CONF__COUNT]; /* for PH_CT_CIDR keys */
-	/* Identity of the file when read, to notice edits. */
+	/* Identity of the file when read, to notice edits (and a chmod that
+	 * exposes it: the mode decides whether the file is accepted). */
 	dev_t dev;
 	ino_t ino;
+	mode_t mode;
 	off_t size;
 	long long mtime_ns;
 };

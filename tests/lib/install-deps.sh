@@ -4,7 +4,8 @@
 set -eu
 pkgs="gcc make autoconf automake pkg-config libfcgi-dev libjson-c-dev libpq-dev
 libssl-dev libcurl4-openssl-dev python3 openssl postgresql lighttpd curl valgrind
-mandoc ca-certificates clang libclang-rt-14-dev"
+mandoc ca-certificates clang libclang-rt-14-dev
+apache2 libapache2-mod-fcgid spawn-fcgi nginx"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
