@@ -204,9 +204,16 @@ def cmd_report(tsv, out_md, out_dat):
         if r is None or field not in r:
             return None
         try:
-            return float(r[field])
+            v = float(r[field])
         except ValueError:
             return None
+        # wrk's percentiles come out as 0 when a run has too few samples
+        # (a few slow CGI requests): no value rather than a wrong one.
+        if field in ("p50_ms", "p99_ms") and v == 0 and (get(what, c, "max_ms") or 0) > 0:
+            return None
+        if field == "max_ms" and v == 0 and not get(what, c):
+            return None
+        return v
 
     def fmt(v, nd=0):
         return "—" if v is None else ("%.*f" % (nd, v))
