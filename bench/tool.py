@@ -209,7 +209,8 @@ def cmd_report(tsv, out_md, out_dat):
             return None
         # wrk's percentiles come out as 0 when a run has too few samples
         # (a few slow CGI requests): no value rather than a wrong one.
-        if field in ("p50_ms", "p99_ms") and v == 0 and (get(what, c, "max_ms") or 0) > 0:
+        if field in ("p50_ms", "p99_ms") and v == 0 and (
+                (get(what, c, "max_ms") or 0) > 0 or not get(what, c)):
             return None
         if field == "max_ms" and v == 0 and not get(what, c):
             return None
