@@ -3,7 +3,7 @@
 # Run as root; does nothing when everything is present (unless CI=true).
 set -eu
 pkgs="gcc make autoconf automake pkg-config libfcgi-dev libjson-c-dev libpq-dev
-libssl-dev openssl postgresql lighttpd curl valgrind mandoc ca-certificates"
+libssl-dev openssl postgresql lighttpd curl valgrind mandoc ca-certificates python3"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
