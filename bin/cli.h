@@ -33,4 +33,7 @@ PGconn *cli_connect_db(const char *conninfo);
 /* Runs sql; false after printing "what: server message". */
 bool cli_exec_ok(PGconn *conn, const char *sql, const char *what);
 
+/* The subcommands in their own files (bin/cmd_<name>.c). */
+int cmd_rebuild(const struct cmd *self, int argc, char **argv);
+
 #endif

@@ -375,6 +375,9 @@ static const struct cmd cmds[] = {
 	    "create or upgrade payhook's tables (safe to run again)", cmd_migrate},
 	{"check-config", "check-config [--config FILE] [--no-database]",
 	    "show the configuration in force and try the database", cmd_check_config},
+	{"rebuild", "rebuild [--config FILE] [--database CONNINFO] [--provider P] "
+	    "[--order ID | --subscription ID | --payment KEY] [--dry-run]",
+	    "recompute the state tables from webhook_events", cmd_rebuild},
 	{"help", "help", "this list", cmd_help},
 };
 

@@ -9,7 +9,7 @@ for page in doc/payhook.1 doc/payhook.conf.5; do
 done
 
 help=$("$top_builddir/bin/payhook" --help)
-for cmd in migrate check-config; do
+for cmd in migrate check-config rebuild; do
 	like "$help" "  $cmd " "payhook --help lists $cmd"
 	ok "payhook(1) documents $cmd" grep -q "^\.It Cm $cmd" "$top_srcdir/doc/payhook.1"
 done
