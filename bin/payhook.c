@@ -480,6 +480,9 @@ static const struct cmd cmds[] = {
 	    "manage NicePay's webhook URLs", cmd_nicepay_webhook},
 	{"replay", "replay [--config FILE] [--list]",
 	    "apply deliveries spooled while the database was down", cmd_replay},
+	{"rebuild", "rebuild [--config FILE] [--database CONNINFO] [--provider P] "
+	    "[--order ID | --subscription ID | --payment KEY] [--dry-run]",
+	    "recompute the state tables from webhook_events", cmd_rebuild},
 	{"help", "help", "this list", cmd_help},
 };
 

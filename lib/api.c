@@ -427,6 +427,28 @@ classify(struct ph_api *api, const char *what, struct ph_api_reply *reply,
 	return PH_API_REFUSED;
 }
 
+/* What every request sets: no signals, no redirects, only http(s), the
+ * timeouts, headers, and the reply into t (capped) with curl's message in
+ * cerr. */
+static void
+setup_transfer(CURL *c, const char *url, long connect_timeout, long timeout,
+    struct curl_slist *hdrs, struct transfer *t, char *cerr)
+{
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+#endif
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, connect_timeout);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+}
+
 enum ph_api_result
 ph_api_call(struct ph_api *api, const char *method, const char *path,
     const char *json_body, struct ph_api_reply *reply, char *err, size_t errlen)
@@ -469,21 +491,9 @@ ph_api_call(struct ph_api *api, const char *method, const char *path,
 		t.retry_after = -1;
 		cerr[0] = '\0';
 		reply->attempts = attempt;
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-#endif
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, api->opts.connect_timeout);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, api->opts.timeout);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+		setup_transfer(c, url, api->opts.connect_timeout, api->opts.timeout, hdrs, &t, cerr);
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 		curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
 		curl_easy_setopt(c, CURLOPT_MAXFILESIZE, (long)PH_API_MAX_REPLY);
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 		if (json_body != NULL) {
@@ -582,20 +592,8 @@ ph_api_probe(const char *url, const char *json_body, long timeout, long *http_st
 		return PH_API_UNAVAILABLE;
 	}
 	cerr[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-#endif
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, timeout < PH_API_CONNECT_TIMEOUT ?
-	    timeout : (long)PH_API_CONNECT_TIMEOUT);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+	setup_transfer(c, url, timeout < PH_API_CONNECT_TIMEOUT ? timeout :
+	    (long)PH_API_CONNECT_TIMEOUT, timeout, hdrs, &t, cerr);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, json_body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(json_body));
 	cc = curl_easy_perform(c);

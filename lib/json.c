@@ -350,15 +350,21 @@ ph_json_integer_id(struct json_object *obj, const char *key, char *buf,
 	if (e != PH_OK)
 		return e;
 	if (json_object_is_type(v, json_type_int)) {
-		/* json-c keeps integers beyond INT64_MAX as uint64. */
+		/* json-c keeps integers above INT64_MAX as uint64 and turns
+		 * any beyond 64 bits into UINT64_MAX without a word: taking
+		 * those would store another object's id. StepPay's ids are
+		 * Java longs, so nothing above INT64_MAX is one. */
 		if (json_object_get_int64(v) < 0)
 			return ph_fail(err, errlen, PH_EBADREQ,
 			    "field '%s' must be a non-negative integer", key);
+		if (json_object_get_uint64(v) > (uint64_t)INT64_MAX)
+			return ph_fail(err, errlen, PH_EBADREQ,
+			    "field '%s' is larger than %" PRId64, key, INT64_MAX);
 		snprintf(buf, buflen, "%" PRIu64, json_object_get_uint64(v));
 		return PH_OK;
 	}
 	if (json_object_is_type(v, json_type_string) &&
-	    ph_parse_u64(json_object_get_string(v), UINT64_MAX, &n)) {
+	    ph_parse_u64(json_object_get_string(v), (uint64_t)INT64_MAX, &n)) {
 		snprintf(buf, buflen, "%" PRIu64, n);
 		return PH_OK;
 	}

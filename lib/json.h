@@ -39,9 +39,10 @@ enum ph_err ph_json_string(struct json_object *obj, const char *key,
 enum ph_err ph_json_required_text(struct json_object *obj, const char *key, size_t max,
     const char **out, char *err, size_t errlen);
 
-/* Looks up an id member that must be a non-negative integer: a JSON
- * integer, or a string of decimal digits (form bodies carry only
- * strings). Writes its decimal text into buf (PH_ID_MAX bytes). */
+/* Looks up an id member that must be an integer from 0 to INT64_MAX (a
+ * Java long, as StepPay's ids are): a JSON integer, or a string of
+ * decimal digits (form bodies carry only strings). Writes its decimal
+ * text into buf (PH_ID_MAX bytes). */
 enum ph_err ph_json_integer_id(struct json_object *obj, const char *key,
     char *buf, size_t buflen, char *err, size_t errlen);
 

@@ -42,6 +42,7 @@ struct ph_store {
 	bool privilege_checked;
 	int64_t retry_at_us;     /* no connect attempt before (ph_now_us) */
 	int64_t backoff_ms;      /* the last wait; 0 after a success */
+	bool in_transaction;     /* ph_store_begin: no reconnect, no retry */
 };
 
 struct ph_store *
@@ -346,7 +347,15 @@ call(struct ph_store *st, const struct ph_config *cfg, const char *function,
 		const char *state, *msg;
 		bool lost;
 
-		e = ph_store_ready(st, cfg, err, errlen);
+		/* Inside a caller's transaction a new connection or a second
+		 * try would run outside it: the first failure is final (err
+		 * says what it was). */
+		if (st->in_transaction && attempt > 0)
+			return PH_EDBDOWN;
+		if (st->in_transaction && (st->conn == NULL || PQstatus(st->conn) != CONNECTION_OK))
+			return ph_fail(err, errlen, PH_EDBDOWN, "%s: database connection lost",
+			    function);
+		e = st->in_transaction ? PH_OK : ph_store_ready(st, cfg, err, errlen);
 		if (e != PH_OK)
 			return e;
 		r = exec_with_timeout(st, sql, nparams, params);
@@ -383,7 +392,7 @@ call(struct ph_store *st, const struct ph_config *cfg, const char *function,
 			PQclear(r);
 			return PH_EDBBUSY;
 		}
-		if (retryable(state)) {
+		if (retryable(state) && !st->in_transaction) {
 			PQclear(r);
 			continue;
 		}
@@ -446,4 +455,63 @@ ph_store_record(struct ph_store *st, const struct ph_config *cfg,
 	p[P__EVENT_COUNT] = outcome;
 	p[P__EVENT_COUNT + 1] = error;
 	return call(st, cfg, "payhook.record_event", p, P__EVENT_COUNT + 2, res, err, errlen);
+}
+
+/* Runs one statement that returns no rows on the store's connection. */
+static enum ph_err
+exec_command(struct ph_store *st, const char *sql, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(st->conn, sql);
+	enum ph_err e = PH_OK;
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		const char *msg = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+		e = ph_fail(err, errlen, PQstatus(st->conn) == CONNECTION_OK ? PH_EDB : PH_EDBDOWN,
+		    "%s: %s", sql, msg != NULL ? msg : "database connection lost");
+	}
+	PQclear(r);
+	return e;
+}
+
+enum ph_err
+ph_store_begin(struct ph_store *st, const struct ph_config *cfg, char *err, size_t errlen)
+{
+	enum ph_err e;
+
+	if (st->in_transaction)
+		return ph_fail(err, errlen, PH_EDB, "a transaction is already open");
+	e = ph_store_ready(st, cfg, err, errlen);
+	if (e == PH_OK)
+		e = exec_command(st, "BEGIN", err, errlen);
+	if (e == PH_OK)
+		st->in_transaction = true;
+	return e;
+}
+
+enum ph_err
+ph_store_end(struct ph_store *st, bool commit, char *err, size_t errlen)
+{
+	PGresult *r;
+	enum ph_err e = PH_OK;
+
+	if (!st->in_transaction)
+		return ph_fail(err, errlen, PH_EDB, "no transaction is open");
+	st->in_transaction = false;
+	if (!commit)
+		return exec_command(st, "ROLLBACK", err, errlen);
+	/* COMMIT of a transaction that failed is answered "ROLLBACK". */
+	r = PQexec(st->conn, "COMMIT");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT") != 0)
+		e = ph_fail(err, errlen, PH_EDB, "COMMIT failed: %s",
+		    PQresultStatus(r) == PGRES_COMMAND_OK ? "the transaction was rolled back" :
+		    "database connection lost");
+	PQclear(r);
+	return e;
+}
+
+struct pg_conn *
+ph_store_conn(struct ph_store *st)
+{
+	return st->conn;
 }

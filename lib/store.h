@@ -77,4 +77,19 @@ enum ph_err ph_store_record(struct ph_store *st, const struct ph_config *cfg,
     const struct ph_delivery *d, const char *outcome, const char *error,
     struct ph_store_result *res, char *err, size_t errlen);
 
+/* A transaction around several calls, for `payhook rebuild`: after
+ * ph_store_begin, ph_store_apply and ph_store_record run inside it and
+ * never reconnect or retry (that would run them outside it): the first
+ * failure is final, and the caller ends it with ph_store_end(commit =
+ * false). */
+enum ph_err ph_store_begin(struct ph_store *st, const struct ph_config *cfg,
+    char *err, size_t errlen);
+enum ph_err ph_store_end(struct ph_store *st, bool commit, char *err, size_t errlen);
+
+/* The store's libpq connection (a PGconn), for the caller's own
+ * statements inside that transaction; NULL before ph_store_ready. It
+ * belongs to the store. */
+struct pg_conn;
+struct pg_conn *ph_store_conn(struct ph_store *st);
+
 #endif

@@ -44,7 +44,8 @@ main(void)
 	char err[PH_ERRLEN], id[PH_ID_MAX];
 	const char *s;
 	const char *sample = "{\"id\":4021,\"s\":\"7\",\"neg\":-1,\"f\":1.5,\"t\":true,"
-	    "\"str\":\"abc\",\"big\":18446744073709551615,\"n\":null}";
+	    "\"str\":\"abc\",\"big\":18446744073709551615,\"max\":9223372036854775807,"
+	    "\"over\":123456789012345678901234567890,\"sbig\":\"9223372036854775808\",\"n\":null}";
 	char *big;
 	size_t i;
 
@@ -147,8 +148,15 @@ main(void)
 	is_str(id, "4021", "integer id text");
 	is_int(ph_json_integer_id(o, "s", id, sizeof id, err, sizeof err), PH_OK, "digit string id");
 	is_str(id, "7", "digit string id text");
-	is_int(ph_json_integer_id(o, "big", id, sizeof id, err, sizeof err), PH_OK, "uint64 id");
-	is_str(id, "18446744073709551615", "uint64 id text");
+	is_int(ph_json_integer_id(o, "max", id, sizeof id, err, sizeof err), PH_OK,
+	    "id at INT64_MAX");
+	is_str(id, "9223372036854775807", "INT64_MAX id text");
+	is_int(ph_json_integer_id(o, "big", id, sizeof id, err, sizeof err), PH_EBADREQ,
+	    "id above INT64_MAX refused");
+	is_int(ph_json_integer_id(o, "over", id, sizeof id, err, sizeof err), PH_EBADREQ,
+	    "id beyond 64 bits refused, not taken as UINT64_MAX");
+	is_int(ph_json_integer_id(o, "sbig", id, sizeof id, err, sizeof err), PH_EBADREQ,
+	    "digit string above INT64_MAX refused");
 	is_int(ph_json_integer_id(o, "neg", id, sizeof id, err, sizeof err), PH_EBADREQ,
 	    "negative id refused");
 	is_int(ph_json_integer_id(o, "f", id, sizeof id, err, sizeof err), PH_EBADREQ,
