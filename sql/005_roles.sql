@@ -2,8 +2,9 @@
 --
 --   owner   owns schema payhook and everything in it; runs migrations.
 --   writer  what the handlers connect as. It may only EXECUTE the store
---           actions (the functions whose first argument is a
---           payhook.event_in), which run as the owner (SECURITY DEFINER,
+--           actions (the set-returning functions whose first argument is
+--           a payhook.event_in; not event_insert, which they call), which
+--           run as the owner (SECURITY DEFINER,
 --           with a fixed search_path). It holds no privilege on any table:
 --           no DDL, no DELETE, no direct INSERT or UPDATE, no SELECT.
 --   reader  the merchant's psql and reports: SELECT on every table and
@@ -108,7 +109,7 @@ BEGIN
         SELECT p.oid::regprocedure AS obj
           FROM pg_catalog.pg_proc p
          WHERE p.pronamespace = 'payhook'::regnamespace
-           AND (p.proargtypes[0] = 'payhook.event_in'::regtype
+           AND ((p.proargtypes[0] = 'payhook.event_in'::regtype AND p.proretset)
                 OR p.oid = ANY (payhook.writer_extra_functions()))
     LOOP
         EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER '

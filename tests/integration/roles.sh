@@ -89,7 +89,7 @@ is "$(psql_q "SELECT count(*) FROM pg_proc WHERE pronamespace = 'payhook'::regna
 like "$(psql_q "SELECT rolconfig::text FROM pg_roles WHERE rolname = 'payhook_writer'")" \
 	"statement_timeout=" "the writer's statement_timeout is set on the role (proxy-safe)"
 is "$(psql_q "SELECT count(*) FROM pg_proc WHERE pronamespace = 'payhook'::regnamespace
-    AND proargtypes[0] = 'payhook.event_in'::regtype AND NOT (prosecdef AND
+    AND proargtypes[0] = 'payhook.event_in'::regtype AND proretset AND NOT (prosecdef AND
     proconfig @> ARRAY['search_path=pg_catalog, pg_temp'])")" 0 \
 	"every store action runs as the owner with a fixed search_path"
 
@@ -152,6 +152,9 @@ denied payhook_writer "CREATE FUNCTION payhook.f() RETURNS int LANGUAGE sql AS '
 denied payhook_writer "DROP FUNCTION payhook.steppay_v1_order(payhook.event_in, text, text)" \
 	"writer cannot DROP a store function"
 denied payhook_writer "SELECT payhook.apply_privileges()" "writer cannot call the privilege setup"
+denied payhook_writer "SELECT payhook.event_insert(ROW('steppay', 'steppay-v1', 'order', 'k',
+    repeat('a', 64), 2, '{}', NULL, NULL, NULL, NULL)::payhook.event_in, 'applied', NULL)" \
+	"writer cannot write a history row without its action"
 denied payhook_writer "SELECT payhook.event_outcome(1, 'applied')" \
 	"writer cannot call an internal helper that writes history"
 denied payhook_writer "SELECT payhook.steppay_time('2026-01-01 00:00:00', 'UTC')" \
