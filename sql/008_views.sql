@@ -34,14 +34,24 @@ CREATE VIEW payhook.amounts_today AS
            AND paid_at < (current_date + 1)::timestamptz
            AND verification IS DISTINCT FROM 'failed'
          GROUP BY 1, 2
-    ), cancelled AS (
-        SELECT c.provider, lower(coalesce(p.pay_method, p.payment_method, 'unknown')) AS method,
-               count(*) AS cancels, sum(c.amount) AS cancelled_amount
+    ), cancel AS (
+        -- StepPay reports a payment's cancels as a running total (one
+        -- payment_cancels row per total seen): the amount of one cancel is
+        -- its total minus the one before. NicePay rows are single cancels.
+        SELECT c.provider, c.cancelled_at,
+               lower(coalesce(p.pay_method, p.payment_method, 'unknown')) AS method,
+               CASE WHEN c.provider = 'steppay'
+                    THEN c.amount - coalesce(lag(c.amount) OVER (
+                             PARTITION BY c.provider, c.payment_key ORDER BY c.amount), 0)
+                    ELSE c.amount END AS amount
           FROM payhook.payment_cancels c
           LEFT JOIN payhook.payments p USING (provider, payment_key)
-         WHERE c.cancelled_at >= current_date::timestamptz
-           AND c.cancelled_at < (current_date + 1)::timestamptz
-           AND p.verification IS DISTINCT FROM 'failed'
+         WHERE p.verification IS DISTINCT FROM 'failed'
+    ), cancelled AS (
+        SELECT provider, method, count(*) AS cancels, sum(amount) AS cancelled_amount
+          FROM cancel
+         WHERE cancelled_at >= current_date::timestamptz
+           AND cancelled_at < (current_date + 1)::timestamptz
          GROUP BY 1, 2
     )
     SELECT provider, method,

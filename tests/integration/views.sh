@@ -80,6 +80,17 @@ is "$(psql_q "SELECT provider || ':' || method || ':' || payments || ':' || paid
     cancels || ':' || cancelled_amount FROM payhook.amounts_today ORDER BY 1")" \
 	"nicepay:card:1:27500:1:5000" \
 	"amounts_today: one card payment today, one partial cancel today (paid yesterday or today)"
+# StepPay's cancels are running totals: 1000 yesterday, then 2500 and
+# 4000 today are two cancels today of 1500 each.
+psql_q "INSERT INTO payhook.payments (provider, payment_key, payment_method, amount, paid_at)
+    VALUES ('steppay', 'views-sp-1', 'CARD', 9000, now() - interval '3 days');
+    INSERT INTO payhook.payment_cancels (provider, payment_key, cancel_key, amount, cancelled_at)
+    VALUES ('steppay', 'views-sp-1', 'a', 1000, now() - interval '1 day'),
+           ('steppay', 'views-sp-1', 'b', 2500, now()),
+           ('steppay', 'views-sp-1', 'c', 4000, now())" >/dev/null
+is "$(psql_q "SELECT cancels || ':' || cancelled_amount FROM payhook.amounts_today
+    WHERE provider = 'steppay'")" "2:3000" \
+	"amounts_today: StepPay's running totals counted as the cancels they add up"
 is "$(psql_q "SELECT string_agg(payment_key || ':' || bank || ':' || (expires_in > interval '0'),
     ',' ORDER BY expires_at) FROM payhook.vbank_waiting")" \
 	"views-vbank-0002:국민은행:false,views-vbank-0001:신한은행:true" \
