@@ -268,7 +268,9 @@ send "$P/order-paid.json"
 like "$CGI_STDERR" "warning: connected to the database as postgres, a superuser" "superuser warning logged"
 # A statement the server cancels (here: a timeout while another session
 # holds a write lock) says nothing about the delivery: 503, nothing kept.
-psql -X -q -c "BEGIN; LOCK TABLE payhook.subscriptions IN EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" \
+# The lock is held until the handler has answered (a slow start under
+# valgrind must not outlast it), then cancelled; 30 s at most.
+psql -X -q -c "BEGIN; LOCK TABLE payhook.subscriptions IN EXCLUSIVE MODE; SELECT pg_sleep(30); COMMIT" \
 	>/dev/null 2>&1 &
 locker=$!
 for _ in $(seq 1 50); do
@@ -280,6 +282,8 @@ before=$(counts)
 PAYHOOK_DATABASE="$PH_TEST_CONNINFO options='-c statement_timeout=300'" \
 	send "$P/subscription-unpaid.json"; refused "statement cancelled by the server" 503
 like "$CGI_STDERR" "57014" "the log gives the server's reason"
+psql_q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+    WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()" >/dev/null
 wait "$locker" || true
 
 PAYHOOK_DATABASE="host=$work port=1 dbname=none connect_timeout=2" send "$P/order-paid.json"
