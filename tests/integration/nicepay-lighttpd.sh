@@ -103,13 +103,8 @@ pg_stop
 http_post "$U" "$CT" "$work/paid2.json"
 is "$HTTP_STATUS" "503" "database down: 503"
 pg_restart
-# The handler waits a moment (backoff, at most 3 s) before it tries the
-# database again; no spool_dir is usable here, so 503 until then.
-for i in $(seq 1 20); do
-	http_post "$U" "$CT" "$work/paid2.json"
-	[ "$HTTP_STATUS" != 503 ] && break
-	sleep 0.5
-done
+# No spool_dir is usable here: 503 until the handler's backoff is over.
+http_post_until_up "$U" "$CT" "$work/paid2.json"
 post_ok "after reconnect" "$work/paid2.json"
 
 like "$(cat "$LIGHTTPD_ERRORLOG")" "endpoint=nicepay status=200 outcome=applied event=payment" \

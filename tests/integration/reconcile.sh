@@ -16,7 +16,7 @@ PAYHOOK="$top_builddir/bin/payhook"
 pg_start
 # As the writer role, which may only call payhook's functions.
 "$PAYHOOK" migrate --roles --database "$PH_TEST_CONNINFO" >/dev/null
-WRITER="host=$PH_PG_SOCKDIR port=$PH_PG_PORT user=payhook_writer dbname=payhook_test"
+WRITER=$(pg_conninfo payhook_writer)
 work=$(mktemp -d /tmp/payhook-test.XXXXXX)
 ph_on_exit rm -rf "$work"
 export FAKE_STEPPAY_TOKEN="sp-token-$$-$RANDOM"

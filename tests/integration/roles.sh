@@ -24,9 +24,6 @@ SECRET="v2-roles-secret-$$"
 NP_KEY="np-roles-secret-$$"
 export PAYHOOK_STEPPAY_V2_SECRET="$SECRET" PAYHOOK_NICEPAY_SECRET_KEY="$NP_KEY"
 
-conninfo() { # ROLE
-	printf 'host=%s port=%s user=%s dbname=payhook_test' "$PH_PG_SOCKDIR" "$PH_PG_PORT" "$1"
-}
 
 # as ROLE SQL: runs SQL as ROLE; prints psql's output and error text.
 as() {
@@ -96,19 +93,19 @@ is "$(psql_q "SELECT count(*) FROM pg_proc WHERE pronamespace = 'payhook'::regna
 out=$("$PAYHOOK" migrate --roles --database "$PH_TEST_CONNINFO" 2>&1) && rc=0 || rc=$?
 is "$rc" 0 "migrate --roles again: safe to repeat"
 # The owner runs later migrations itself (no superuser needed) ...
-out=$("$PAYHOOK" migrate --database "$(conninfo payhook_owner)" 2>&1) && rc=0 || rc=$?
+out=$("$PAYHOOK" migrate --database "$(pg_conninfo payhook_owner)" 2>&1) && rc=0 || rc=$?
 is "$rc" 0 "migrate as the owner role works"
 like "$out" "up to date" "migrate as the owner: nothing to do"
 # ... and a re-created function gets its privileges back.
 psql_q "ALTER FUNCTION payhook.steppay_v1_order(payhook.event_in, text, text) SECURITY INVOKER RESET ALL" >/dev/null
 psql_q "REVOKE EXECUTE ON FUNCTION payhook.steppay_v1_order(payhook.event_in, text, text) FROM payhook_writer" >/dev/null
-"$PAYHOOK" migrate --database "$(conninfo payhook_owner)" >/dev/null 2>&1 && rc=0 || rc=$?
+"$PAYHOOK" migrate --database "$(pg_conninfo payhook_owner)" >/dev/null 2>&1 && rc=0 || rc=$?
 is "$rc:$(psql_q "SELECT prosecdef AND has_function_privilege('payhook_writer', oid, 'EXECUTE')
     FROM pg_proc WHERE oid = 'payhook.steppay_v1_order(payhook.event_in, text, text)'::regprocedure")" \
 	"0:t" "a later migrate puts back SECURITY DEFINER and the writer's EXECUTE"
 
 # --- the handlers as the writer --------------------------------------------
-export PAYHOOK_DATABASE="$(conninfo payhook_writer)"
+export PAYHOOK_DATABASE="$(pg_conninfo payhook_writer)"
 send_v1 order-paid.json
 is "$CGI_STATUS" 200 "writer: StepPay v1 order stored"
 unlike_warn() { # NAME
@@ -176,7 +173,7 @@ denied payhook_reader "DROP VIEW payhook.paid_orders" "reader cannot DROP"
 denied payhook_reader "SELECT * FROM public.merchant_secrets" "reader cannot read outside schema payhook"
 
 # --- owner and superuser: warned, refused with require_least_privilege ------
-export PAYHOOK_DATABASE="$(conninfo payhook_owner)"
+export PAYHOOK_DATABASE="$(pg_conninfo payhook_owner)"
 send_v1 subscription-active.json
 is "$CGI_STATUS" 200 "owner: stored (default require_least_privilege = no)"
 like "$CGI_STDERR" "owner" "owner: the handler warns that it runs as the owner"
@@ -188,15 +185,15 @@ export PAYHOOK_DATABASE="$PH_TEST_CONNINFO"
 PAYHOOK_REQUIRE_LEAST_PRIVILEGE=yes send_v1 payment.json
 is "$CGI_STATUS" 503 "superuser with require_least_privilege = yes: 503"
 is "$(psql_q "SELECT count(*) FROM payhook.webhook_events")" "$before" "refused roles wrote nothing"
-PAYHOOK_REQUIRE_LEAST_PRIVILEGE=yes PAYHOOK_DATABASE="$(conninfo payhook_writer)" send_v1 payment.json
+PAYHOOK_REQUIRE_LEAST_PRIVILEGE=yes PAYHOOK_DATABASE="$(pg_conninfo payhook_writer)" send_v1 payment.json
 is "$CGI_STATUS" 200 "writer with require_least_privilege = yes: accepted"
 
-out=$(PAYHOOK_DATABASE="$(conninfo payhook_owner)" "$PAYHOOK" check-config 2>&1) || true
+out=$(PAYHOOK_DATABASE="$(pg_conninfo payhook_owner)" "$PAYHOOK" check-config 2>&1) || true
 like "$out" "owner" "check-config says the owner is not the role for handlers"
-out=$(PAYHOOK_DATABASE="$(conninfo payhook_writer)" PAYHOOK_REQUIRE_LEAST_PRIVILEGE=yes \
+out=$(PAYHOOK_DATABASE="$(pg_conninfo payhook_writer)" PAYHOOK_REQUIRE_LEAST_PRIVILEGE=yes \
 	"$PAYHOOK" check-config 2>&1) && rc=0 || rc=$?
 is "$rc" 0 "check-config as the writer with require_least_privilege = yes: OK"
-out=$(PAYHOOK_DATABASE="$(conninfo payhook_owner)" PAYHOOK_REQUIRE_LEAST_PRIVILEGE=yes \
+out=$(PAYHOOK_DATABASE="$(pg_conninfo payhook_owner)" PAYHOOK_REQUIRE_LEAST_PRIVILEGE=yes \
 	"$PAYHOOK" check-config 2>&1) && rc=0 || rc=$?
 is "$rc" 1 "check-config as the owner with require_least_privilege = yes: problem"
 

@@ -68,13 +68,8 @@ pg_stop
 http_post "$U" application/json "$P/subscription-unpaid.json"
 is "$HTTP_STATUS" "503" "database down: 503"
 pg_restart
-# The handler waits a moment (backoff, at most 3 s) before it tries the
-# database again; no spool_dir is usable here, so 503 until then.
-for i in $(seq 1 20); do
-	http_post "$U" application/json "$P/subscription-unpaid.json"
-	[ "$HTTP_STATUS" != 503 ] && break
-	sleep 0.5
-done
+# No spool_dir is usable here: 503 until the handler's backoff is over.
+http_post_until_up "$U" application/json "$P/subscription-unpaid.json"
 is "$HTTP_STATUS" "200" "database back: the same process reconnects"
 is "$(psql_q "SELECT status FROM payhook.subscriptions WHERE subscription_id = '4021'")" \
 	"UNPAID" "delivery after reconnect applied"

@@ -98,3 +98,15 @@ http_post() {
 	HTTP_HEADERS=$(tr -d '\r' <"$ph_http_dir/http-headers" 2>/dev/null || true)
 	return 0
 }
+
+# http_post_until_up URL CONTENT_TYPE FILE [CURL_ARGS...]: http_post, sent
+# again while the answer is 503 -- a handler waits out its reconnect
+# backoff (at most 3 s) after the database comes back -- for 10 s at most.
+http_post_until_up() {
+	local i
+	for i in $(seq 1 20); do
+		http_post "$@"
+		[ "$HTTP_STATUS" != 503 ] && return 0
+		sleep 0.5
+	done
+}

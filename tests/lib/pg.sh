@@ -7,6 +7,8 @@
 #                 Returns 1 (server log as "#" lines on stderr) on failure.
 #   pg_stop       stop the server (-m fast); the test goes on ("database down")
 #   pg_restart    start it again (stopping it first when it runs)
+#   pg_conninfo ROLE [DB]  the libpq string for ROLE on this cluster (DB:
+#                 payhook_test unless given)
 #   psql_q SQL    run SQL in payhook_test; prints the result unaligned,
 #                 tuples only, fields separated by "|"; fails on an error
 #
@@ -54,6 +56,11 @@ pg_log_diag() { # FILE: a log as "#" lines on stderr
 	sed 's/^/# /' "$1" >&2
 }
 
+pg_conninfo() { # ROLE [DB]
+	printf 'host=%s port=%s user=%s dbname=%s' "$PH_PG_SOCKDIR" "$PH_PG_PORT" "$1" \
+		"${2:-payhook_test}"
+}
+
 pg_start() {
 	local dir
 	if [ -n "$PH_PG_DIR" ]; then
@@ -98,7 +105,8 @@ pg_start() {
 	unset PGHOSTADDR PGSERVICE PGSERVICEFILE PGOPTIONS PGSSLMODE PGREQUIRESSL \
 		PGPASSWORD PGPASSFILE PGTARGETSESSIONATTRS PGCONNECT_TIMEOUT
 	export PGHOST=$PH_PG_SOCKDIR PGPORT=$PH_PG_PORT PGUSER=postgres PGDATABASE=payhook_test
-	export PH_TEST_CONNINFO="host=$PH_PG_SOCKDIR port=$PH_PG_PORT user=postgres dbname=payhook_test"
+	PH_TEST_CONNINFO=$(pg_conninfo postgres)
+	export PH_TEST_CONNINFO
 
 	pg_server_start || return 1
 	if ! psql -X -q -v ON_ERROR_STOP=1 -h "$PH_PG_SOCKDIR" -p "$PH_PG_PORT" -U postgres \
