@@ -150,10 +150,7 @@ body() {
 
 # Steppay-Signature for the body (timestamp now).
 v2_sign() {
-	local ts mac
-	ts=$(date +%s)
-	mac=$({ printf '%s.' "$ts"; cat "$work/body"; } | openssl dgst -sha256 -hmac "$V2_SECRET" -binary | base64)
-	printf 'timestamp=%s,key=%s' "$ts" "$mac"
+	steppay_v2_signature "$work/body" "$V2_SECRET"
 }
 
 # ---- the slow cases go through lighttpd (one handler at a time) -----------

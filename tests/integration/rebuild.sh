@@ -58,10 +58,8 @@ v1() { # FILE [CONTENT_TYPE]
 	[ "$CGI_STATUS" = 200 ] || diag "v1 $1: $CGI_STATUS $CGI_STDERR"
 }
 v2() { # FILE
-	local ts mac
-	ts=$(date +%s)
-	mac=$({ printf '%s.' "$ts"; cat "$1"; } | openssl dgst -sha256 -hmac "$V2_SECRET" -binary | base64)
-	HTTP_STEPPAY_SIGNATURE="timestamp=$ts,key=$mac" cgi_run "$top_builddir/cgi-bin/steppay-v2.fcgi" \
+	HTTP_STEPPAY_SIGNATURE=$(steppay_v2_signature "$1" "$V2_SECRET") \
+		cgi_run "$top_builddir/cgi-bin/steppay-v2.fcgi" \
 		POST application/json "$1"
 	[ "$CGI_STATUS" = 200 ] || diag "v2 $1: $CGI_STATUS $CGI_STDERR"
 }

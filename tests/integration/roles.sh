@@ -54,10 +54,7 @@ allowed() { # ROLE SQL NAME
 }
 
 sign_v2() { # FILE
-	local ts mac
-	ts=$(date +%s)
-	mac=$({ printf '%s.' "$ts"; cat "$1"; } | openssl dgst -sha256 -hmac "$SECRET" -binary | base64)
-	printf 'timestamp=%s,key=%s' "$ts" "$mac"
+	steppay_v2_signature "$1" "$SECRET"
 }
 send_v1() { cgi_run "$V1" POST application/json "$top_srcdir/tests/payloads/steppay-v1/$1"; }
 send_v2() {

@@ -46,10 +46,7 @@ chmod 0600 "$work/payhook.conf"
 export PAYHOOK_CONFIG="$work/payhook.conf"
 
 sign_v2() { # FILE: a Steppay-Signature header for FILE, now
-	local ts mac
-	ts=$(date +%s)
-	mac=$({ printf '%s.' "$ts"; cat "$1"; } | openssl dgst -sha256 -hmac "$V2_SECRET" -binary | base64)
-	printf 'timestamp=%s,key=%s' "$ts" "$mac"
+	steppay_v2_signature "$1" "$V2_SECRET"
 }
 v1() { cgi_run "$B/steppay-v1.fcgi" POST application/json "$1" "token=$V1_TOKEN"; }
 v2_signed_at=0

@@ -22,9 +22,7 @@ export PAYHOOK_DATABASE="$PH_TEST_CONNINFO"
 
 # sign FILE SECRET [TIMESTAMP]: a Steppay-Signature header for FILE.
 sign() {
-	local ts=${3:-$(date +%s)} mac
-	mac=$({ printf '%s.' "$ts"; cat "$1"; } | openssl dgst -sha256 -hmac "$2" -binary | base64)
-	printf 'timestamp=%s,key=%s' "$ts" "$mac"
+	steppay_v2_signature "$1" "$2" "${3:-}"
 }
 
 # send FILE [SECRET [TIMESTAMP]]: one signed CGI request ("-" as SECRET:

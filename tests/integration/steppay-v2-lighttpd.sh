@@ -25,10 +25,7 @@ lighttpd_start "$H" /steppay-v2 PAYHOOK_CONFIG="$work/payhook.conf" \
 U="$LIGHTTPD_URL/steppay-v2"
 
 sign() { # FILE SECRET: a Steppay-Signature header value
-	local ts mac
-	ts=$(date +%s)
-	mac=$({ printf '%s.' "$ts"; cat "$1"; } | openssl dgst -sha256 -hmac "$2" -binary | base64)
-	printf 'timestamp=%s,key=%s' "$ts" "$mac"
+	steppay_v2_signature "$1" "$2"
 }
 post() { # FILE [SECRET]
 	http_post "$U" application/json "$1" -H "Steppay-Signature: $(sign "$1" "${2:-$SECRET}")"

@@ -24,10 +24,7 @@ NP_KEY="np-views-secret-$$"
 export PAYHOOK_STEPPAY_V2_SECRET="$SECRET" PAYHOOK_NICEPAY_SECRET_KEY="$NP_KEY"
 
 sign_v2() { # FILE [SECRET]
-	local ts mac
-	ts=$(date +%s)
-	mac=$({ printf '%s.' "$ts"; cat "$1"; } | openssl dgst -sha256 -hmac "${2:-$SECRET}" -binary | base64)
-	printf 'timestamp=%s,key=%s' "$ts" "$mac"
+	steppay_v2_signature "$1" "${2:-$SECRET}"
 }
 send_v2() { # FILE [SECRET]
 	HTTP_STEPPAY_SIGNATURE=$(sign_v2 "$1" "${2:-}") cgi_run "$V2" POST application/json "$1"

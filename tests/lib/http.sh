@@ -110,3 +110,12 @@ http_post_until_up() {
 		sleep 0.5
 	done
 }
+
+# steppay_v2_signature FILE SECRET [TIMESTAMP]: a Steppay-Signature header
+# value for the body in FILE: timestamp=T,key=base64(HMAC-SHA256(SECRET,
+# T "." body)), T the Unix time now unless given.
+steppay_v2_signature() {
+	local ts=${3:-$(date +%s)} mac
+	mac=$({ printf '%s.' "$ts"; cat "$1"; } | openssl dgst -sha256 -hmac "$2" -binary | base64)
+	printf 'timestamp=%s,key=%s' "$ts" "$mac"
+}

@@ -102,10 +102,7 @@ scenario_prepare() {
 
 # scenario_sign FILE SECRET: a Steppay-Signature header value.
 scenario_sign() {
-	local ts mac
-	ts=$(date +%s)
-	mac=$({ printf '%s.' "$ts"; cat "$1"; } | openssl dgst -sha256 -hmac "$2" -binary | base64)
-	printf 'timestamp=%s,key=%s' "$ts" "$mac"
+	steppay_v2_signature "$1" "$2"
 }
 
 # scenario_send MODE URL_FORMAT ENDPOINT FILE SIGNING: sets SCN_STATUS, SCN_BODY.
