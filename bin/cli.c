@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <libpq-fe.h>
 
@@ -37,18 +38,29 @@ cli_load_config(const char *path)
 }
 
 PGconn *
-cli_connect_db(const char *conninfo)
+cli_connect_db_err(const char *conninfo, char *err, size_t errlen)
 {
 	const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
 	const char *const vals[] = {"10", "payhook", conninfo, NULL};
 	PGconn *conn = PQconnectdbParams(keys, vals, 1);
 
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "%s: cannot connect to the database: %s", cli_progname,
-		    conn != NULL ? PQerrorMessage(conn) : "out of memory\n");
+		snprintf(err, errlen, "%s", conn != NULL ? PQerrorMessage(conn) : "out of memory");
+		err[strcspn(err, "\n")] = '\0';
 		PQfinish(conn);
 		return NULL;
 	}
+	return conn;
+}
+
+PGconn *
+cli_connect_db(const char *conninfo)
+{
+	char err[PH_ERRLEN];
+	PGconn *conn = cli_connect_db_err(conninfo, err, sizeof err);
+
+	if (conn == NULL)
+		fprintf(stderr, "%s: cannot connect to the database: %s\n", cli_progname, err);
 	return conn;
 }
 

@@ -5,6 +5,7 @@
 #define PH_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <libpq-fe.h>
 
@@ -30,6 +31,9 @@ struct ph_config *cli_load_config(const char *path);
 /* A connection to conninfo, or NULL after printing why. */
 PGconn *cli_connect_db(const char *conninfo);
 
+/* The same without printing: NULL with the first line of the reason in err. */
+PGconn *cli_connect_db_err(const char *conninfo, char *err, size_t errlen);
+
 /* Runs sql; false after printing "what: server message". */
 bool cli_exec_ok(PGconn *conn, const char *sql, const char *what);
 
@@ -39,5 +43,6 @@ int cmd_nicepay_webhook(const struct cmd *self, int argc, char **argv);
 int cmd_reconcile(const struct cmd *self, int argc, char **argv);
 int cmd_replay(const struct cmd *self, int argc, char **argv);
 int cmd_rebuild(const struct cmd *self, int argc, char **argv);
+int cmd_status(const struct cmd *self, int argc, char **argv);
 
 #endif

@@ -55,6 +55,20 @@ const struct ph_conf_def ph_conf_defs[PH_CONF__COUNT] = {
 	[PH_CONF_REQUIRE_LEAST_PRIVILEGE] = {"require_least_privilege",
 	    "PAYHOOK_REQUIRE_LEAST_PRIVILEGE", PH_CT_BOOL, "no",
 	    "refuse to run connected as a database superuser"},
+	[PH_CONF_CHECK_SPOOL_AGE] = {"check_spool_age", "PAYHOOK_CHECK_SPOOL_AGE",
+	    PH_CT_SECONDS, "300", "status --check: critical when a delivery waits this long in the spool"},
+	[PH_CONF_CHECK_REJECTED] = {"check_rejected", "PAYHOOK_CHECK_REJECTED",
+	    PH_CT_COUNT, "5", "status --check: critical at this many rejected deliveries (0 = off)"},
+	[PH_CONF_CHECK_REJECTED_WINDOW] = {"check_rejected_window", "PAYHOOK_CHECK_REJECTED_WINDOW",
+	    PH_CT_SECONDS, "900", "status --check: the time check_rejected counts over"},
+	[PH_CONF_CHECK_QUIET] = {"check_quiet", "PAYHOOK_CHECK_QUIET",
+	    PH_CT_SECONDS, "86400", "status --check: warn after this long without a delivery (0 = off)"},
+	[PH_CONF_CHECK_VBANK_GRACE] = {"check_vbank_grace", "PAYHOOK_CHECK_VBANK_GRACE",
+	    PH_CT_SECONDS, "3600", "status --check: warn this long after a virtual account's deadline"},
+	[PH_CONF_CHECK_PAYMENT_GRACE] = {"check_payment_grace", "PAYHOOK_CHECK_PAYMENT_GRACE",
+	    PH_CT_SECONDS, "86400", "status --check: warn this long after a subscription's payment date"},
+	[PH_CONF_CHECK_PENDING_AFTER] = {"check_pending_after", "PAYHOOK_CHECK_PENDING_AFTER",
+	    PH_CT_SECONDS, "3600", "status --check: warn when verification stays pending this long"},
 };
 
 const char *
@@ -285,6 +299,11 @@ validate(struct ph_config *cfg, char *err, size_t errlen)
 				    "%s: expected a number of seconds, got '%.32s'", where, v);
 			if (i == PH_CONF_STEPPAY_V2_MAX_AGE)
 				cfg->steppay_v2_max_age = (unsigned long)n;
+			break;
+		case PH_CT_COUNT:
+			if (!ph_parse_u64(v, UINT32_MAX, &n))
+				return ph_fail(err, errlen, PH_ECONFIG,
+				    "%s: expected a whole number, got '%.32s'", where, v);
 			break;
 		case PH_CT_BOOL:
 			if (!parse_bool(v, &b))

@@ -35,6 +35,14 @@ enum ph_conf_key {
 	PH_CONF_TRUSTED_PROXY,
 	PH_CONF_PROVIDER_TIMEZONE,
 	PH_CONF_REQUIRE_LEAST_PRIVILEGE,
+	/* Thresholds of `payhook status --check`. */
+	PH_CONF_CHECK_SPOOL_AGE,
+	PH_CONF_CHECK_REJECTED,
+	PH_CONF_CHECK_REJECTED_WINDOW,
+	PH_CONF_CHECK_QUIET,
+	PH_CONF_CHECK_VBANK_GRACE,
+	PH_CONF_CHECK_PAYMENT_GRACE,
+	PH_CONF_CHECK_PENDING_AFTER,
 	PH_CONF__COUNT
 };
 
@@ -43,6 +51,7 @@ enum ph_conf_type {
 	PH_CT_SECRET,   /* never printed or logged */
 	PH_CT_SIZE,     /* positive integer, at most PH_MAX_BODY_LIMIT */
 	PH_CT_SECONDS,  /* non-negative integer */
+	PH_CT_COUNT,    /* non-negative integer */
 	PH_CT_BOOL,     /* yes/no, true/false, on/off, 1/0 */
 	PH_CT_CIDR      /* address list, see cidr.h */
 };
