@@ -439,7 +439,7 @@ cmd_check_config(const struct cmd *self, int argc, char **argv)
 		if (conn == NULL)
 			status = 1;
 		else {
-			enum ph_db_role role = ph_db_role(conn);
+			enum ph_db_role role = ph_db_role(conn, NULL);
 			bool wide = role == PH_ROLE_SUPERUSER || role == PH_ROLE_OWNER;
 
 			printf("# database: connected as %s, %s\n", PQuser(conn),

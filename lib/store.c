@@ -40,6 +40,7 @@ struct ph_store {
 	char *conninfo;          /* what conn was opened with ("" = defaults) */
 	char *name;              /* application_name */
 	bool privilege_checked;
+	bool timeout_set;        /* the connection has a statement_timeout */
 	int64_t retry_at_us;     /* no connect attempt before (ph_now_us) */
 	int64_t backoff_ms;      /* the last wait; 0 after a success */
 	bool in_transaction;     /* ph_store_begin: no reconnect, no retry */
@@ -69,6 +70,7 @@ disconnect(struct ph_store *st)
 	free(st->conninfo);
 	st->conninfo = NULL;
 	st->privilege_checked = false;
+	st->timeout_set = false;
 }
 
 void
@@ -93,18 +95,23 @@ conn_error(PGconn *conn, char *err, size_t errlen, const char *what)
 }
 
 enum ph_db_role
-ph_db_role(struct pg_conn *conn)
+ph_db_role(struct pg_conn *conn, bool *timeout_set)
 {
 	/* pg_has_role() is also true for a member of the owner role, and
 	 * for a superuser: the superuser column is read first. */
 	static const char sql[] =
 	    "SELECT r.rolsuper, coalesce(pg_catalog.pg_has_role(current_user, n.nspowner, "
-	    "'USAGE'), false) FROM pg_catalog.pg_roles r LEFT JOIN pg_catalog.pg_namespace n "
+	    "'USAGE'), false), pg_catalog.current_setting('statement_timeout') <> '0' "
+	    "FROM pg_catalog.pg_roles r LEFT JOIN pg_catalog.pg_namespace n "
 	    "ON n.nspname = 'payhook' WHERE r.rolname = current_user";
 	PGresult *r = PQexec(conn, sql);
 	enum ph_db_role role = PH_ROLE_UNKNOWN;
 
+	if (timeout_set != NULL)
+		*timeout_set = false;
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		if (timeout_set != NULL)
+			*timeout_set = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
 		if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
 			role = PH_ROLE_SUPERUSER;
 		else if (strcmp(PQgetvalue(r, 0, 1), "t") == 0)
@@ -132,7 +139,7 @@ static enum ph_err
 check_privilege(struct ph_store *st, const struct ph_config *cfg, char *err, size_t errlen)
 {
 	const char *user = PQuser(st->conn);
-	enum ph_db_role role = ph_db_role(st->conn);
+	enum ph_db_role role = ph_db_role(st->conn, &st->timeout_set);
 
 	if (role == PH_ROLE_UNKNOWN) {
 		if (PQstatus(st->conn) != CONNECTION_OK) {
@@ -254,34 +261,34 @@ read_result(PGresult *r, struct ph_store_result *res)
 	return true;
 }
 
-/* Sends set_config('statement_timeout', ..., true) (unless a timeout is
- * already set) and sql as one
+/* Sends set_config('statement_timeout', ..., true) and sql as one
  * pipeline ending in one Sync: one round trip, one implicit transaction,
  * and since PostgreSQL arms a statement's timer when its own Execute
- * arrives, the timeout already holds for sql. Returns sql's result (the
- * caller clears it), or the first error's, or NULL when the connection
- * failed; the connection is left out of pipeline mode or closed. */
+ * arrives, the timeout already holds for sql. The merchant's own timeout
+ * wins: when the connection had one as it was opened (the writer role
+ * of `payhook migrate --roles` carries one, which a pooling proxy keeps
+ * too), sql goes alone. Returns sql's result (the caller clears it), or
+ * the first error's, or NULL when the connection failed; the connection
+ * is left out of pipeline mode or closed. */
 static PGresult *
 exec_with_timeout(struct ph_store *st, const char *sql, int nparams,
     const char *const *params)
 {
 	static const char *const timeout[1] = {PH_DB_STATEMENT_TIMEOUT};
 	PGresult *r, *keep = NULL;
-	int query = 0, guard;
+	int query = 0, mine = st->timeout_set ? 0 : 1, guard;
 
 	if (PQenterPipelineMode(st->conn) != 1)
 		return NULL;
-	/* The merchant's own timeout (the role's, or the conninfo's
-	 * options) wins; payhook's applies where there is none. */
-	if (PQsendQueryParams(st->conn,
+	if ((!st->timeout_set && PQsendQueryParams(st->conn,
 	    "SELECT CASE WHEN pg_catalog.current_setting('statement_timeout') = '0' "
 	    "THEN pg_catalog.set_config('statement_timeout', $1, true) END",
-	    1, NULL, timeout, NULL, NULL, 0) != 1 ||
+	    1, NULL, timeout, NULL, NULL, 0) != 1) ||
 	    PQsendQueryParams(st->conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1 ||
 	    PQpipelineSync(st->conn) != 1)
 		goto broken;
-	/* Results: set_config's, NULL, sql's, NULL, then the Sync. A lost
-	 * connection ends this early; the guard bounds it anyway. */
+	/* Results: set_config's and NULL (unless skipped), sql's, NULL, then
+	 * the Sync. A lost connection ends this early; the guard bounds it. */
 	for (guard = 0; guard < 16; guard++) {
 		r = PQgetResult(st->conn);
 		if (r == NULL) {
@@ -294,7 +301,7 @@ exec_with_timeout(struct ph_store *st, const char *sql, int nparams,
 			PQclear(r);
 			break;
 		}
-		if (keep == NULL && (query == 1 || PQresultStatus(r) != PGRES_TUPLES_OK))
+		if (keep == NULL && (query == mine || PQresultStatus(r) != PGRES_TUPLES_OK))
 			keep = r;
 		else
 			PQclear(r);

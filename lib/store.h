@@ -39,8 +39,10 @@ enum ph_db_role {
 	PH_ROLE_SUPERUSER,
 };
 
-/* One query on conn (a libpq PGconn). */
-enum ph_db_role ph_db_role(struct pg_conn *conn);
+/* One query on conn (a libpq PGconn). *timeout_set, when not NULL, gets
+ * whether the session already has a statement_timeout (the role's, the
+ * database's or the conninfo's). */
+enum ph_db_role ph_db_role(struct pg_conn *conn, bool *timeout_set);
 /* "a superuser", "the owner of schema payhook", ... */
 const char *ph_db_role_name(enum ph_db_role role);
 
