@@ -290,8 +290,10 @@ static bool
 run(struct prune *p)
 {
 	if (!cli_exec_ok(p->conn, "BEGIN", "BEGIN") ||
-	    /* The owner's own timeouts would cut a large prune short. */
+	    /* The owner's own timeouts would cut a large prune short; a
+	     * running rebuild (SHARE lock) is waited for, as it waits for us. */
 	    !cli_exec_ok(p->conn, "SET LOCAL statement_timeout = 0", "settings") ||
+	    !cli_exec_ok(p->conn, "SET LOCAL lock_timeout = 0", "settings") ||
 	    !read_cutoff(p) || !delete_events(p) || !report_state(p))
 		return false;
 	if (p->dry_run) {

@@ -32,12 +32,12 @@ chmod 0600 "$work/payhook.conf"
 export PAYHOOK_CONFIG="$work/payhook.conf"
 
 prune() { # ARGS...: runs payhook prune as the owner; sets out, err, rc
-	"$PAYHOOK" prune --database "$OWNER" "$@" >"$work/out" 2>"$work/err" && rc=0 || rc=$?
+	${PH_TEST_WRAPPER:-} "$PAYHOOK" prune --database "$OWNER" "$@" >"$work/out" 2>"$work/err" && rc=0 || rc=$?
 	out=$(cat "$work/out")
 	err=$(cat "$work/err")
 }
 rebuild() { # ARGS...
-	"$PAYHOOK" rebuild --database "$OWNER" "$@" >"$work/out" 2>"$work/err" && rc=0 || rc=$?
+	${PH_TEST_WRAPPER:-} "$PAYHOOK" rebuild --database "$OWNER" "$@" >"$work/out" 2>"$work/err" && rc=0 || rc=$?
 	out=$(cat "$work/out")
 	err=$(cat "$work/err")
 }
@@ -184,7 +184,7 @@ unchanged "an archive that cannot be created"
 # than the archive, and SIGXFSZ is ignored, so write() fails with EFBIG
 # after the old rows were deleted in the transaction.
 mkdir "$work/full"
-(trap '' XFSZ; ulimit -f 1; exec "$PAYHOOK" prune --database "$OWNER" --before "$CUT" \
+(trap '' XFSZ; ulimit -f 1; exec ${PH_TEST_WRAPPER:-} "$PAYHOOK" prune --database "$OWNER" --before "$CUT" \
 	--archive "$work/full/archive.csv") >"$work/out" 2>"$work/err" && rc=0 || rc=$?
 is "$rc" 1 "a write that fails half-way: exit 1"
 like "$(cat "$work/err")" "archive" "naming the archive"
