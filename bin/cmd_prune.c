@@ -298,7 +298,8 @@ run(struct prune *p)
 		return false;
 	if (p->dry_run) {
 		if (p->archive != NULL)
-			printf("prune: archive %s: %lld rows\n", p->archive, p->events);
+			printf("prune: archive %s: %lld rows (dry run: not written)\n",
+			    p->archive, p->events);
 		if (!cli_exec_ok(p->conn, "ROLLBACK", "ROLLBACK"))
 			return false;
 		printf("prune: dry run: rolled back, nothing changed\n");
