@@ -44,5 +44,6 @@ int cmd_reconcile(const struct cmd *self, int argc, char **argv);
 int cmd_replay(const struct cmd *self, int argc, char **argv);
 int cmd_rebuild(const struct cmd *self, int argc, char **argv);
 int cmd_status(const struct cmd *self, int argc, char **argv);
+int cmd_prune(const struct cmd *self, int argc, char **argv);
 
 #endif

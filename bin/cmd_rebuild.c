@@ -106,6 +106,7 @@ struct rebuild {
 	struct keyset keys;         /* the object's keys (payment: every payment_key) */
 	struct keyset alts;         /* payment: the idKeys that belong to it */
 	bool dry_run;
+	bool force;                 /* rebuild what a prune left partly */
 	long replayed, skipped, differ;
 	long by_outcome[3];         /* applied, stale, duplicate */
 };
@@ -394,18 +395,15 @@ replay(struct rebuild *rb, PGresult *r, int row, struct ph_ctx *ctx,
 	return PH_OK;
 }
 
-/* Runs rebuild_begin or reads rebuild_end's report. */
-static enum ph_err
-scope_call(struct rebuild *rb, bool begin, char *err, size_t errlen)
+/* The keys of the rebuild's scope as an SQL text[] literal, in a static
+ * buffer. */
+static const char *
+scope_array(struct rebuild *rb, char *err, size_t errlen)
 {
 	static char array[PH_REBUILD_ARRAY_MAX];
 	struct keyset all;
-	const char *params[3];
-	PGresult *r;
-	enum ph_err e = PH_OK;
 	size_t i;
 	bool grew = false, ok = true;
-	int row;
 
 	/* The payment_keys of a payment include idkey:<idKey> for each idKey. */
 	memset(&all, 0, sizeof all);
@@ -419,9 +417,78 @@ scope_call(struct rebuild *rb, bool begin, char *err, size_t errlen)
 	}
 	if (!ok || !array_literal(&all, array, sizeof array)) {
 		keyset_free(&all);
-		return ph_fail(err, errlen, PH_EDB, "too many keys");
+		ph_fail(err, errlen, PH_EDB, "too many keys");
+		return NULL;
 	}
 	keyset_free(&all);
+	return array;
+}
+
+/* After payhook prune, the state rows in scope first seen before the
+ * events it deleted cannot be recomputed: a rebuild would remove or
+ * rewrite them. Refused unless --force (or --dry-run, which shows what
+ * would happen); with either, a warning. */
+static enum ph_err
+check_pruned(struct rebuild *rb, const char *array, char *err, size_t errlen)
+{
+	const char *params[3] = {rb->provider, rb->object, array};
+	PGresult *h, *p = NULL;
+	enum ph_err e = PH_OK;
+	FILE *f;
+
+	h = PQexecParams(rb->conn,
+	    "SELECT sum(rows), string_agg(table_name || ' ' || rows, ', ' ORDER BY table_name) "
+	    "  FROM payhook.pruned_history(NULL, $1, $2, $3::text[])",
+	    3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(h) != PGRES_TUPLES_OK) {
+		e = ph_fail(err, errlen, PH_EDB, "pruned_history: %s", PQresultErrorMessage(h));
+		goto out;
+	}
+	if (PQgetisnull(h, 0, 0))
+		goto out;
+	p = PQexecParams(rb->conn,
+	    "SELECT max(received_before)::text, sum(events_deleted), count(*) "
+	    "  FROM payhook.prunes "
+	    " WHERE $1::text IS NULL OR provider IS NULL OR provider = $1",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(p) != PGRES_TUPLES_OK || PQntuples(p) != 1) {
+		e = ph_fail(err, errlen, PH_EDB, "payhook.prunes: %s", PQresultErrorMessage(p));
+		goto out;
+	}
+	f = rb->force || rb->dry_run ? stdout : stderr;
+	fprintf(f, "%s: %s: payhook prune deleted the events last received before %s "
+	    "(%s events in %s prunes, see payhook.prunes); %s state rows in this rebuild's "
+	    "scope were first seen before then and cannot be recomputed from the remaining "
+	    "log (%s)",
+	    f == stdout ? "rebuild" : cli_progname, f == stdout ? "warning" : "rebuild",
+	    PQgetvalue(p, 0, 0), PQgetvalue(p, 0, 1), PQgetvalue(p, 0, 2), PQgetvalue(h, 0, 0),
+	    PQgetvalue(h, 0, 1));
+	if (f == stderr) {
+		fprintf(f, ": refused; --dry-run shows what a rebuild would remove or change, "
+		    "--force does it\n");
+		e = ph_fail(err, errlen, PH_EDB, "refused after payhook prune");
+	} else {
+		fprintf(f, "%s\n", rb->force ? ": rebuilt from what remains (--force)" :
+		    ": see below what --force would do");
+	}
+out:
+	PQclear(h);
+	PQclear(p);
+	return e;
+}
+
+/* Runs rebuild_begin or reads rebuild_end's report. */
+static enum ph_err
+scope_call(struct rebuild *rb, bool begin, char *err, size_t errlen)
+{
+	const char *array = scope_array(rb, err, errlen);
+	const char *params[3];
+	PGresult *r;
+	enum ph_err e = PH_OK;
+	int row;
+
+	if (array == NULL)
+		return PH_EDB;
 	params[0] = rb->provider;
 	params[1] = rb->object;
 	params[2] = array;
@@ -476,7 +543,13 @@ run(struct rebuild *rb, char *err, size_t errlen)
 				goto fail;
 		}
 	}
-	e = scope_call(rb, true, err, errlen);
+	{
+		const char *array = scope_array(rb, err, errlen);
+
+		e = array == NULL ? PH_EDB : check_pruned(rb, array, err, errlen);
+	}
+	if (e == PH_OK)
+		e = scope_call(rb, true, err, errlen);
 	if (e == PH_OK)
 		e = walk(rb, replay, err, errlen);
 	if (e == PH_OK)
@@ -508,6 +581,7 @@ cmd_rebuild(const struct cmd *self, int argc, char **argv)
 		{"subscription", required_argument, NULL, 's'},
 		{"payment", required_argument, NULL, 'y'},
 		{"dry-run", no_argument, NULL, 'n'},
+		{"force", no_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -519,7 +593,7 @@ cmd_rebuild(const struct cmd *self, int argc, char **argv)
 	int c, status = 1;
 
 	memset(&rb, 0, sizeof rb);
-	while ((c = getopt_long(argc, argv, "c:d:p:o:s:y:nh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:d:p:o:s:y:nfh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'd': database = optarg; break;
@@ -533,6 +607,7 @@ cmd_rebuild(const struct cmd *self, int argc, char **argv)
 			key = optarg;
 			break;
 		case 'n': rb.dry_run = true; break;
+		case 'f': rb.force = true; break;
 		case 'h': printf("usage: %s %s\n", cli_progname, self->usage); return 0;
 		default: cli_die_usage(self->usage);
 		}

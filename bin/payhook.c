@@ -484,8 +484,11 @@ static const struct cmd cmds[] = {
 	{"replay", "replay [--config FILE] [--list]",
 	    "apply deliveries spooled while the database was down", cmd_replay},
 	{"rebuild", "rebuild [--config FILE] [--database CONNINFO] [--provider P] "
-	    "[--order ID | --subscription ID | --payment KEY] [--dry-run]",
+	    "[--order ID | --subscription ID | --payment KEY] [--dry-run] [--force]",
 	    "recompute the state tables from webhook_events", cmd_rebuild},
+	{"prune", "prune --before DATE [--config FILE] [--database CONNINFO] [--provider P] "
+	    "[--archive FILE] [--dry-run]",
+	    "delete (or archive) old webhook_events rows, never state", cmd_prune},
 	{"help", "help", "this list", cmd_help},
 };
 
