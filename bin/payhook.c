@@ -467,11 +467,11 @@ static const struct cmd cmds[] = {
 	{"migrate", "migrate [--config FILE] [--database CONNINFO] [--sql-dir DIR]\n"
 	    "               [--roles [--owner NAME] [--writer NAME] [--reader NAME]]",
 	    "create or upgrade payhook's tables (safe to run again)", cmd_migrate},
+	{"check-config", "check-config [--config FILE] [--no-database]",
+	    "show the configuration in force and try the database", cmd_check_config},
 	{"status", "status [--config FILE] [--check]",
 	    "the last hour, the spool, and what needs a look (--check: for monitoring)",
 	    cmd_status},
-	{"check-config", "check-config [--config FILE] [--no-database]",
-	    "show the configuration in force and try the database", cmd_check_config},
 	{"sync", "sync [--config FILE] [--since TIME | --all] [--limit N] [--jobs N] "
 	    "[--timeout SECONDS] [--attempts N]",
 	    "confirm pending objects with the provider APIs", cmd_sync},
