@@ -1,12 +1,13 @@
 #!/bin/bash
 # The StepPay v2 and NicePay handlers under a real Apache httpd on
 # 127.0.0.1, installed as the README's shared-hosting steps say: copied
-# into the site's cgi-bin/ with .fcgi names, the configuration file
-# outside the web root named by SetEnv PAYHOOK_CONFIG in .htaccess; first
-# as FastCGI programs (mod_fcgid), then as plain CGI (the same .htaccess
-# where a host has no mod_fcgid); then with conf/apache/'s server
-# configurations (mod_fcgid; mod_proxy_fcgi to spawn-fcgi). The same
-# deliveries leave the same tables as plain CGI driven directly.
+# into the site's payhook/ (not cgi-bin/) with .fcgi names, the
+# configuration file outside the web root named by SetEnv PAYHOOK_CONFIG
+# in .htaccess; first as FastCGI programs (mod_fcgid), then as plain CGI
+# (the same .htaccess where a host has no mod_fcgid); then with
+# conf/apache/'s server configurations (mod_fcgid; mod_proxy_fcgi to
+# spawn-fcgi). The same deliveries leave the same tables as plain CGI
+# driven directly.
 set -eu
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/pg.sh"
@@ -25,7 +26,7 @@ pg_start
 home=$(mktemp -d /tmp/payhook-home.XXXXXX)
 ph_on_exit rm -rf "$home"
 scenario_prepare "$home"
-cgi=$home/public_html/cgi-bin
+cgi=$home/public_html/payhook
 mkdir -p "$cgi"
 cp "$top_builddir/cgi-bin/steppay-v2.fcgi" "$top_builddir/cgi-bin/nicepay.fcgi" "$cgi/"
 chmod 0750 "$cgi"/*.fcgi
@@ -38,7 +39,7 @@ install_htaccess() {
 install_htaccess htaccess
 apache_share "$home" "$SCN_CONF" "$home/public_html" "$cgi" "$cgi"/*.fcgi
 
-# handler_pids: the processes running a handler from the site's cgi-bin/.
+# handler_pids: the processes running a handler from the site's payhook/.
 handler_pids() {
 	local f exe
 	for f in /proc/[0-9]*/exe; do
@@ -80,7 +81,7 @@ scenario_reset
 apache_start "$home/public_html"
 ok "the web root does not serve the configuration" test "$(
 	curl -s --path-as-is -o /dev/null -w '%{http_code}' --max-time 10 "$APACHE_URL/../payhook.conf")" != 200
-phase ".htaccess mod_fcgid" "$APACHE_URL/cgi-bin/%s.fcgi"
+phase ".htaccess mod_fcgid" "$APACHE_URL/payhook/%s.fcgi"
 
 # SetEnv reaches a FastCGI program as a request parameter, not in its
 # environment: payhook found its configuration there.
@@ -100,7 +101,7 @@ fi
 # The README's check of a new install: an unsigned delivery is refused
 # with 401 and shows as rejected in the documented query.
 printf '{}' >"$home/empty-object.json"
-http_post "$APACHE_URL/cgi-bin/steppay-v2.fcgi" application/json "$home/empty-object.json"
+http_post "$APACHE_URL/payhook/steppay-v2.fcgi" application/json "$home/empty-object.json"
 is "$HTTP_STATUS" "401" "README step 5: an unsigned delivery gets 401"
 is "$(psql_q "SELECT endpoint, outcome FROM (SELECT id, received_at, endpoint, outcome, error
 	FROM payhook.webhook_events ORDER BY id DESC LIMIT 5) q ORDER BY id DESC LIMIT 1")" \
@@ -109,7 +110,7 @@ is "$(psql_q "SELECT endpoint, outcome FROM (SELECT id, received_at, endpoint, o
 # A configuration every user can read is refused (503), also by a process
 # that read it before the chmod.
 chmod o+r "$SCN_CONF"
-http_post "$APACHE_URL/cgi-bin/nicepay.fcgi" 'application/json;charset=utf-8' "$home/np-paid.json"
+http_post "$APACHE_URL/payhook/nicepay.fcgi" 'application/json;charset=utf-8' "$home/np-paid.json"
 is "$HTTP_STATUS" "503" "mod_fcgid: a configuration made world-readable is refused"
 chmod o-r "$SCN_CONF"
 apache_stop
@@ -117,7 +118,7 @@ scenario_reset
 
 # --- shared hosting without FastCGI: the same .htaccess falls back to plain CGI ---
 APACHE_NO_FCGID=1 apache_start "$home/public_html"
-phase ".htaccess without mod_fcgid (CGI)" "$APACHE_URL/cgi-bin/%s.fcgi"
+phase ".htaccess without mod_fcgid (CGI)" "$APACHE_URL/payhook/%s.fcgi"
 is "$(handler_pids)" "" "no handler process stays: each request ran one as plain CGI"
 apache_stop
 scenario_reset
