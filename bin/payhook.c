@@ -229,8 +229,8 @@ setup_roles(PGconn *conn, const char *const roles[3])
 	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 
 	if (!ok)
-		fprintf(stderr, "%s: setting up the roles (this needs a superuser or "
-		    "CREATEROLE): %s", cli_progname, PQerrorMessage(conn));
+		fprintf(stderr, "%s: setting up the roles (this needs a "
+		    "superuser): %s", cli_progname, PQerrorMessage(conn));
 	PQclear(r);
 	if (!ok)
 		return false;

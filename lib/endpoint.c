@@ -128,6 +128,10 @@ finish(struct ph_ctx *ctx, int status, const char *outcome, long long event_id,
 		ph_strlcpy(body, ep->ok_body, sizeof body);
 	else if (status == 200)
 		snprintf(body, sizeof body, "%s\n", outcome);
+	else if (status >= 500)
+		/* The reason is ours (a path, a key name, a server message),
+		 * not the sender's business: the log line has it. */
+		snprintf(body, sizeof body, "%s\n", outcome);
 	else
 		snprintf(body, sizeof body, "%s%s%s\n", outcome,
 		    msg != NULL ? ": " : "", msg != NULL ? msg : "");
@@ -315,9 +319,10 @@ answer_unauthenticated(struct ph_ctx *ctx, const char *reason)
 			return;
 		}
 	}
-	if (e != PH_OK)
-		ph_store_record(ctx->store, ctx->cfg, &ctx->d, "rejected", reason,
-		    &res, err, sizeof err);
+	if (e != PH_OK && ph_store_record(ctx->store, ctx->cfg, &ctx->d, "rejected", reason,
+	    &res, err, sizeof err) != PH_OK)
+		ph_log_warn("%s: the rejected delivery was not recorded: %s",
+		    ctx->ep->policy.endpoint, err);
 	finish(ctx, 401, "rejected", res.event_id, reason);
 }
 

@@ -88,6 +88,10 @@ is "$CGI_STATUS $CGI_BODY" "200 spooled" "steppay-v2 re-delivery of a stored bod
 np "$work/np-paid.json"
 is "$CGI_STATUS" "200" "nicepay (signed), database down: 200"
 is "$CGI_BODY" "OK" "nicepay: the body NicePay expects, exactly OK"
+cgi_run "$B/steppay-v1.fcgi" POST application/json "$work/s5501-active.json" "token=wrong"
+is "$CGI_STATUS" "401" "a wrong token, database down: 401, not spooled"
+like "$CGI_STDERR" "the rejected delivery was not recorded: .*database" \
+	"the log says the rejection could not be recorded, and why"
 is "$(spooled)" "5" "five files in spool_dir"
 is "$(modes)" "600 " "every file is 0600"
 is "$(stat -c %a "$SPOOL")" "700" "spool_dir created 0700"

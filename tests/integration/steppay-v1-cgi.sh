@@ -264,6 +264,7 @@ PAYHOOK_CONFIG="$work/missing.conf" send "$P/order-paid.json"; refused "named co
 printf 'allow_fom = 1.2.3.4\n' > "$work/typo.conf"
 PAYHOOK_CONFIG="$work/typo.conf" send "$P/order-paid.json"; refused "unknown config key" 503
 like "$CGI_STDERR" "unknown key 'allow_fom'" "the log names the bad key"
+is "$CGI_BODY" "not-configured" "the 503 reply names no file, key or path: the log has them"
 send "$P/order-paid.json"
 like "$CGI_STDERR" "warning: connected to the database as postgres, a superuser" "superuser warning logged"
 # A statement the server cancels (here: a timeout while another session
