@@ -39,5 +39,6 @@ int cmd_nicepay_webhook(const struct cmd *self, int argc, char **argv);
 int cmd_reconcile(const struct cmd *self, int argc, char **argv);
 int cmd_replay(const struct cmd *self, int argc, char **argv);
 int cmd_rebuild(const struct cmd *self, int argc, char **argv);
+int cmd_tail(const struct cmd *self, int argc, char **argv);
 
 #endif

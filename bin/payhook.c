@@ -483,6 +483,9 @@ static const struct cmd cmds[] = {
 	{"rebuild", "rebuild [--config FILE] [--database CONNINFO] [--provider P] "
 	    "[--order ID | --subscription ID | --payment KEY] [--dry-run]",
 	    "recompute the state tables from webhook_events", cmd_rebuild},
+	{"tail", "tail [-n N] [-f|--follow] [--provider steppay|nicepay] [--interval SECONDS]\n"
+	    "               [--no-color] [--config FILE] [--database CONNINFO]",
+	    "show the latest deliveries; -f follows new ones", cmd_tail},
 	{"help", "help", "this list", cmd_help},
 };
 
