@@ -45,5 +45,6 @@ int cmd_replay(const struct cmd *self, int argc, char **argv);
 int cmd_rebuild(const struct cmd *self, int argc, char **argv);
 int cmd_status(const struct cmd *self, int argc, char **argv);
 int cmd_prune(const struct cmd *self, int argc, char **argv);
+int cmd_tail(const struct cmd *self, int argc, char **argv);
 
 #endif

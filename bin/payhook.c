@@ -489,6 +489,9 @@ static const struct cmd cmds[] = {
 	{"prune", "prune --before DATE [--config FILE] [--database CONNINFO] [--provider P] "
 	    "[--archive FILE] [--dry-run]",
 	    "delete (or archive) old webhook_events rows, never state", cmd_prune},
+	{"tail", "tail [-n N] [-f|--follow] [--provider steppay|nicepay] [--interval SECONDS]\n"
+	    "               [--no-color] [--config FILE] [--database CONNINFO]",
+	    "show the latest deliveries; -f follows new ones", cmd_tail},
 	{"help", "help", "this list", cmd_help},
 };
 
