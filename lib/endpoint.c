@@ -32,6 +32,9 @@
 /* Batches an idle handler drains in a row at most; between two it looks
  * for a waiting request, which goes first. */
 #define PH_IDLE_BATCHES 10000
+/* How often a handler looks for the temporary files of killed spool
+ * writers (seconds). */
+#define PH_TMP_SWEEP_SECONDS 60
 
 const struct ph_endpoint *const ph_endpoints[] = {
 	&ph_steppay_v1_endpoint, &ph_steppay_v2_endpoint, &ph_nicepay_endpoint,
@@ -533,6 +536,30 @@ out:
 	return result;
 }
 
+/* Removes the temporary files of spool writers killed before their
+ * rename, at most once per PH_TMP_SWEEP_SECONDS in a process (a CGI
+ * handler: once per request, one read of the directory). No lock: a
+ * writer's own file is never that old. */
+static void
+sweep_stale_tmp(const char *dir)
+{
+	static int64_t last_us;
+	int64_t now = ph_now_us();
+	char err[PH_ERRLEN];
+	long n;
+
+	if (last_us != 0 && now - last_us < (int64_t)PH_TMP_SWEEP_SECONDS * 1000000)
+		return;
+	last_us = now;
+	n = ph_spool_remove_stale_tmp(dir, err, sizeof err);
+	if (n < 0)
+		ph_log_error("spool: %s", err);
+	else if (n > 0)
+		ph_log_warn("spool: removed %ld stale temporary file%s (older than %d s: "
+		    "their writers were killed before answering)", n, n == 1 ? "" : "s",
+		    PH_SPOOL_TMP_STALE_SECONDS);
+}
+
 enum ph_err
 ph_endpoint_drain(struct ph_store *store, const struct ph_config *cfg, int max,
     struct ph_drain_stats *stats, char *err, size_t errlen)
@@ -543,6 +570,8 @@ ph_endpoint_drain(struct ph_store *store, const struct ph_config *cfg, int max,
 	int lock, n, i;
 
 	memset(stats, 0, sizeof *stats);
+	if (dir != NULL)
+		sweep_stale_tmp(dir);
 	if (dir == NULL || !ph_spool_pending(dir))
 		return PH_OK;
 	if (max > PH_SPOOL_BATCH)

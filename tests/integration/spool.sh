@@ -163,10 +163,34 @@ like "$out" "could not be applied: payhook replay --list" "and points to replay 
 out=$(replay 2>&1) && rc=0 || rc=$?
 is "$rc:$out" "0:" "replay with nothing to do: silent, exit 0 (cron)"
 
+# --- temporary files of writers killed before their rename --------------------------
+# A writer finishes within seconds; one older than 10 minutes was killed.
+STALE=.tmp-00000000000000002-0000000001-0000000001.spool
+FRESH=.tmp-00000000000000003-0000000001-0000000001.spool
+printf 'payhook-spool 1\nendpoint: steppay-v1\n' >"$SPOOL/$STALE"
+printf 'payhook-spool 1\nendpoint: steppay-v1\n' >"$SPOOL/$FRESH"
+touch -d '11 minutes ago' "$SPOOL/$STALE"
+touch -d '9 minutes ago' "$SPOOL/$FRESH"
+out=$("$PAYHOOK" check-config --no-database 2>&1) || true
+like "$out" "spool: $SPOOL: 0 waiting, 1 failed, 1 stale temporary" \
+	"check-config counts a temporary file older than 10 minutes, not a younger one"
+like "$out" "warning: 1 temporary spool file" "and warns about it"
+out=$(replay --list 2>&1) || true
+like "$out" "stale $STALE " "replay --list names the stale temporary file"
+ok "replay --list does not name the young one" sh -c '! printf "%s\n" "$1" | grep -q -F "$2"' sh "$out" "$FRESH"
+out=$(replay 2>&1) && rc=0 || rc=$?
+like "$out" "removed 1 stale temporary file" "replay removes the stale temporary file"
+ok "it is gone" test ! -e "$SPOOL/$STALE"
+ok "the young one stays (its writer may still be at work)" test -e "$SPOOL/$FRESH"
+touch -d '20 minutes ago' "$SPOOL/$FRESH"
+
 # --- a live delivery joins a non-empty spool; the CGI handler drains it ------------
 pg_stop
 v1 "$work/s5502-active.json"
 is "$CGI_STATUS $CGI_BODY" "200 spooled" "database down: spooled"
+ok "the CGI handler removed the stale temporary file, database down or not" \
+	test ! -e "$SPOOL/$FRESH"
+like "$CGI_STDERR" "spool: removed 1 stale temporary file" "saying so in the log"
 pg_restart
 v1 "$work/s5502-pause.json"
 is "$CGI_STATUS $CGI_BODY" "200 spooled" "database up, spool not empty: the live delivery joins it"
