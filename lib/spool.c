@@ -732,6 +732,23 @@ ph_spool_remove(const char *dir, const char *name, char *err, size_t errlen)
 }
 
 enum ph_err
+ph_spool_remove_many(const char *dir, const char *const *names, size_t n, char *err,
+    size_t errlen)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!join(path, sizeof path, dir, names[i]))
+			return ph_fail(err, errlen, PH_EIO, "spool_dir path too long");
+		if (unlink(path) != 0 && errno != ENOENT)
+			return ph_fail(err, errlen, PH_EIO, "cannot remove %s: %s", path,
+			    strerror(errno));
+	}
+	return n > 0 ? fsync_dir(dir, err, errlen) : PH_OK;
+}
+
+enum ph_err
 ph_spool_set_aside(const char *dir, const char *name, const char *why,
     char *err, size_t errlen)
 {

@@ -125,6 +125,11 @@ enum ph_err ph_spool_read(const char *dir, const char *name, char **buf,
 /* Removes an applied file and makes the removal durable. */
 enum ph_err ph_spool_remove(const char *dir, const char *name, char *err, size_t errlen);
 
+/* Removes n applied files and makes the removals durable with one
+ * directory fsync. */
+enum ph_err ph_spool_remove_many(const char *dir, const char *const *names, size_t n,
+    char *err, size_t errlen);
+
 /* Moves dir/name to dir/failed/name and writes why to
  * dir/failed/name.error (one line). */
 enum ph_err ph_spool_set_aside(const char *dir, const char *name, const char *why,
