@@ -13,7 +13,11 @@
  *
  * What the payload cannot give is taken from the row: body_sha256 (the
  * tie-breaker; the jsonb text is not the body that was hashed), dedupe
- * key, signature_valid (the keys may have changed since), received_at. */
+ * key, signature_valid (the keys may have changed since), received_at.
+ *
+ * A row of payhook sync (endpoint 'sync') has no parser: its action and
+ * arguments come from the payload bin/cmd_sync.c wrote, in the same
+ * event order. */
 #include "config.h"
 
 #include <getopt.h>
@@ -61,7 +65,14 @@ static const struct target targets[] = {
 	{"payhook.steppay_v1_payment", "payment", -1, -1, 0},
 	{"payhook.steppay_v2_event", NULL, 0, 1, 2},
 	{"payhook.nicepay_payment", "payment", -1, 0, -1},
+	/* payhook sync's rows: a StepPay receipt names a payment by idKey. */
+	{"payhook.steppay_sync", NULL, 0, 1, -1},
+	{"payhook.nicepay_sync", "payment", -1, 0, -1},
 };
+
+/* The store actions of payhook sync's rows (bin/cmd_sync.c). */
+static const struct ph_store_action steppay_sync_action = {"payhook.steppay_sync", 4};
+static const struct ph_store_action nicepay_sync_action = {"payhook.nicepay_sync", 1};
 
 /* The event rows a rebuild replays: those that changed state or were
  * judged against it when they arrived. applied and stale (a stale one
@@ -78,18 +89,19 @@ static const char events_sql[] =
     "SELECT id, provider, endpoint, event_type, dedupe_key, body_sha256, body_length, "
     "       payload::text, signature_valid, host(remote_addr), "
     "       to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-    "       outcome "
+    "       outcome, extract(epoch FROM received_at)::text "
     "  FROM payhook.webhook_events "
-    " WHERE payload IS NOT NULL AND endpoint IN ('steppay-v1', 'steppay-v2', 'nicepay') "
+    " WHERE payload IS NOT NULL "
+    "   AND endpoint IN ('steppay-v1', 'steppay-v2', 'nicepay', 'sync') "
     "   AND ($1::text IS NULL OR provider = $1) "
     "   AND (outcome IN ('applied', 'stale') "
-    "        OR (endpoint = 'steppay-v1' AND outcome = 'duplicate')) "
+    "        OR (endpoint IN ('steppay-v1', 'sync') AND outcome = 'duplicate')) "
     " ORDER BY id";
 
 enum {
 	C_ID, C_PROVIDER, C_ENDPOINT, C_EVENT_TYPE, C_DEDUPE_KEY, C_BODY_SHA256,
 	C_BODY_LENGTH, C_PAYLOAD, C_SIGNATURE_VALID, C_REMOTE_ADDR, C_RECEIVED_AT,
-	C_OUTCOME
+	C_OUTCOME, C_RECEIVED_EPOCH
 };
 
 struct keyset {
@@ -174,9 +186,55 @@ array_literal(const struct keyset *ks, char *out, size_t outlen)
 	return true;
 }
 
+static const char *
+json_text(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* A row of payhook sync: the action and its arguments as bin/cmd_sync.c
+ * gave them, from the payload it wrote ({"kind", "key" or "tid",
+ * "found", "fetchedAt", "data"}). Rows written before fetchedAt was kept
+ * take the time they were stored, which follows the fetch closely. */
+static enum ph_err
+prepare_sync(struct rebuild *rb, PGresult *r, int row, struct ph_ctx *ctx,
+    struct json_object *body, const struct target **t, char *err, size_t errlen)
+{
+	const char *provider = PQgetvalue(r, row, C_PROVIDER);
+	const char *kind = json_text(body, "kind");
+	const char *fetched = json_text(body, "fetchedAt");
+	size_t i;
+
+	ph_strlcpy(ctx->d.event_type, PQgetvalue(r, row, C_EVENT_TYPE), sizeof ctx->d.event_type);
+	if (strcmp(provider, "steppay") == 0) {
+		ctx->d.action = &steppay_sync_action;
+		ctx->d.arg[0] = kind;
+		ctx->d.arg[1] = json_text(body, "key");
+		ctx->d.arg[2] = fetched != NULL ? fetched : PQgetvalue(r, row, C_RECEIVED_EPOCH);
+		ctx->d.arg[3] = ctx->d.timezone != NULL ? ctx->d.timezone : "UTC";
+	} else if (strcmp(provider, "nicepay") == 0) {
+		ctx->d.action = &nicepay_sync_action;
+		ctx->d.arg[0] = json_text(body, "tid");
+	} else {
+		return PH_OK;
+	}
+	if (kind == NULL || ctx->d.arg[0] == NULL ||
+	    (ctx->d.action == &steppay_sync_action && ctx->d.arg[1] == NULL))
+		return ph_fail(err, errlen, PH_EBADREQ, "sync row without kind or key");
+	(void)rb;
+	for (i = 0; i < PH_ARRAY_LEN(targets); i++)
+		if (strcmp(targets[i].function, ctx->d.action->function) == 0)
+			*t = &targets[i];
+	return PH_OK;
+}
+
 /* One stored event, parsed again: the endpoint's own classify and parse
  * fill ctx->d as they did for the delivery. PH_OK with *t NULL: nothing
- * to apply (an event type the parsers no longer handle, a sync row). The
+ * to apply (an event type the parsers no longer handle). The
  * delivery points into r and into *body, which the caller releases with
  * json_object_put(). */
 static enum ph_err
@@ -195,7 +253,7 @@ prepare(struct rebuild *rb, PGresult *r, int row, struct ph_ctx *ctx,
 	for (i = 0; i < PH_ARRAY_LEN(endpoints); i++)
 		if (strcmp(endpoints[i]->policy.endpoint, endpoint) == 0)
 			ctx->ep = endpoints[i];
-	if (ctx->ep == NULL)
+	if (ctx->ep == NULL && strcmp(endpoint, "sync") != 0)
 		return PH_OK;
 	ctx->cfg = rb->cfg;
 	ph_delivery_reset(&ctx->d);
@@ -218,6 +276,8 @@ prepare(struct rebuild *rb, PGresult *r, int row, struct ph_ctx *ctx,
 	ctx->d.timezone = ph_config_get(rb->cfg, PH_CONF_PROVIDER_TIMEZONE);
 
 	e = ph_json_parse(payload, strlen(payload), body, err, errlen);
+	if (e == PH_OK && ctx->ep == NULL)
+		return prepare_sync(rb, r, row, ctx, *body, t, err, errlen);
 	if (e == PH_OK)
 		e = ctx->ep->classify(ctx, *body, err, errlen);
 	if (e != PH_OK)
@@ -259,6 +319,10 @@ in_scope(const struct rebuild *rb, const struct target *t, const struct ph_deliv
 
 	if (rb->object == NULL)
 		return true;
+	/* A fetched StepPay receipt is a payment named by its idKey. */
+	if (kind != NULL && strcmp(kind, "receipt") == 0)
+		return strcmp(rb->object, "payment") == 0 &&
+		    keyset_has(&rb->alts, target_arg(d, t->key_arg));
 	if (kind == NULL || strcmp(kind, rb->object) != 0)
 		return false;
 	return keyset_has(&rb->keys, target_arg(d, t->key_arg)) ||

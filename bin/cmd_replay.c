@@ -84,6 +84,18 @@ list_spool(const char *dir)
 		printf("failed %s %s\n", names[i], reason);
 	}
 	ph_spool_list_free(names, nfailed);
+
+	names = ph_spool_stale_tmp(dir, &n, err, sizeof err);
+	if (names == NULL) {
+		fprintf(stderr, "%s: %s\n", cli_progname, err);
+		return 1;
+	}
+	printf("# %s: %zu stale temporary files (older than %d s)\n", dir, n,
+	    PH_SPOOL_TMP_STALE_SECONDS);
+	for (i = 0; i < n; i++)
+		printf("stale %s (a writer killed before it answered; removed by the "
+		    "next drain)\n", names[i]);
+	ph_spool_list_free(names, n);
 	return status;
 }
 
@@ -104,6 +116,7 @@ cmd_replay(const struct cmd *self, int argc, char **argv)
 	size_t applied = 0, set_aside = 0, left = 0, rounds, max_rounds;
 	char err[PH_ERRLEN];
 	bool list = false;
+	long stale;
 	enum ph_err e = PH_OK;
 	int c, status = 0;
 
@@ -128,6 +141,15 @@ cmd_replay(const struct cmd *self, int argc, char **argv)
 	if (list) {
 		status = list_spool(dir);
 		goto out;
+	}
+	/* Never answered 200, so never anyone's delivery: said once, removed. */
+	stale = ph_spool_remove_stale_tmp(dir, err, sizeof err);
+	if (stale < 0) {
+		fprintf(stderr, "%s: %s\n", cli_progname, err);
+		status = 1;
+	} else if (stale > 0) {
+		printf("removed %ld stale temporary file%s (older than %d s)\n", stale,
+		    stale == 1 ? "" : "s", PH_SPOOL_TMP_STALE_SECONDS);
 	}
 	if (ph_spool_oldest(dir, NULL, 0, &left, err, sizeof err) < 0) {
 		fprintf(stderr, "%s: %s\n", cli_progname, err);

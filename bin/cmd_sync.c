@@ -152,6 +152,9 @@ apply_one(struct ph_store *st, const struct ph_config *cfg, struct sync_item *it
 	json_object_object_add(payload, it->k->api == PH_API_NICEPAY ? "tid" : "key",
 	    json_object_new_string(it->key));
 	json_object_object_add(payload, "found", json_object_new_boolean(found));
+	/* The version of an object without modifiedAt: kept for payhook
+	 * rebuild, which replays this row. */
+	json_object_object_add(payload, "fetchedAt", json_object_new_string(it->fetched_at));
 	json_object_object_add(payload, "httpStatus", json_object_new_int64(it->reply.http_status));
 	/* The object, or the provider's error answer (no secret in either). */
 	json_object_object_add(payload, found ? "data" : "error",

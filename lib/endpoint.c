@@ -32,6 +32,11 @@
 /* Batches an idle handler drains in a row at most; between two it looks
  * for a waiting request, which goes first. */
 #define PH_IDLE_BATCHES 10000
+/* How often a handler looks for the temporary files of killed spool
+ * writers (seconds). */
+#define PH_TMP_SWEEP_SECONDS 60
+
+_Static_assert(PH_SPOOL_NAME_LEN == PH_SPOOL_NAME_MAX, "store.h and spool.h agree on names");
 
 const struct ph_endpoint *const ph_endpoints[] = {
 	&ph_steppay_v1_endpoint, &ph_steppay_v2_endpoint, &ph_nicepay_endpoint,
@@ -538,16 +543,57 @@ out:
 	return result;
 }
 
+/* Removes the temporary files of spool writers killed before their
+ * rename, at most once per PH_TMP_SWEEP_SECONDS in a process (a CGI
+ * handler: once per request, one read of the directory). No lock: a
+ * writer's own file is never that old. */
+static void
+sweep_stale_tmp(const char *dir)
+{
+	static int64_t last_us;
+	int64_t now = ph_now_us();
+	char err[PH_ERRLEN];
+	long n;
+
+	if (last_us != 0 && now - last_us < (int64_t)PH_TMP_SWEEP_SECONDS * 1000000)
+		return;
+	last_us = now;
+	n = ph_spool_remove_stale_tmp(dir, err, sizeof err);
+	if (n < 0)
+		ph_log_error("spool: %s", err);
+	else if (n > 0)
+		ph_log_warn("spool: removed %ld stale temporary file%s (older than %d s: "
+		    "their writers were killed before answering)", n, n == 1 ? "" : "s",
+		    PH_SPOOL_TMP_STALE_SECONDS);
+}
+
+/* A batch of spool files is applied in one transaction: each file's
+ * store call under its own savepoint (a file the database refuses is
+ * recorded as failed, as live, and the others go on), the names of the
+ * files applied recorded in payhook.spool_applied in that transaction,
+ * and the files removed after COMMIT with one directory fsync. A
+ * drainer killed between COMMIT and the removal leaves applied files;
+ * the next one finds their names recorded and removes them without
+ * applying them again (a StepPay v1 notice has no dedupe key). */
 enum ph_err
 ph_endpoint_drain(struct ph_store *store, const struct ph_config *cfg, int max,
     struct ph_drain_stats *stats, char *err, size_t errlen)
 {
 	const char *dir = ph_config_get(cfg, PH_CONF_SPOOL_DIR);
 	char names[PH_SPOOL_BATCH][PH_SPOOL_NAME_MAX], why[PH_ERRLEN], err2[PH_ERRLEN];
+	/* done: applied now (to record, then remove); before: applied by an
+	 * earlier batch (only to remove). */
+	char done[PH_SPOOL_BATCH][PH_SPOOL_NAME_MAX];
+	const char *gone[PH_SPOOL_BATCH];
+	bool before[PH_SPOOL_BATCH];
+	size_t ndone = 0, ngone = 0, nbefore = 0;
 	enum ph_err e = PH_OK, dberr;
 	int lock, n, i;
+	bool open = false, stop = false;
 
 	memset(stats, 0, sizeof *stats);
+	if (dir != NULL)
+		sweep_stale_tmp(dir);
 	if (dir == NULL || !ph_spool_pending(dir))
 		return PH_OK;
 	if (max > PH_SPOOL_BATCH)
@@ -568,37 +614,82 @@ ph_endpoint_drain(struct ph_store *store, const struct ph_config *cfg, int max,
 		ph_spool_unlock(lock);
 		return PH_EIO;
 	}
-	for (i = 0; i < n; i++) {
+	e = ph_store_begin_batch(store, cfg, err, errlen);
+	if (e == PH_OK) {
+		open = true;
+		e = ph_store_spool_applied(store, names, (size_t)n, before, err, errlen);
+	}
+	if (e != PH_OK)
+		goto out;
+	for (i = 0; i < n && !stop; i++) {
+		if (before[i]) {
+			ph_log_warn("spool: %s was applied before (its removal was cut short): "
+			    "removing it", names[i]);
+			gone[ngone++] = names[i];
+			nbefore++;
+			continue;
+		}
 		dberr = PH_OK;
 		switch (replay_file(store, cfg, dir, names[i], &dberr, why, sizeof why)) {
 		case REPLAY_DONE:
-			if (ph_spool_remove(dir, names[i], err2, sizeof err2) != PH_OK) {
-				/* Applied but still there: a second replay is
-				 * deduplicated (v2, NicePay) or a duplicate row. */
-				ph_log_error("spool: %s", err2);
-				e = ph_fail(err, errlen, PH_EIO, "%s", err2);
-				goto out;
-			}
-			stats->applied++;
-			stats->left--;
+			ph_strlcpy(done[ndone++], names[i], PH_SPOOL_NAME_MAX);
 			break;
 		case REPLAY_LATER:
+			/* The files before it are committed; it waits. */
 			e = ph_fail(err, errlen, dberr, "%s", why);
-			goto out;
+			stop = true;
+			break;
 		case REPLAY_BAD:
+			/* Nothing of it was stored: set aside now, whatever
+			 * becomes of the transaction. */
 			ph_log_error("spool: %s cannot be applied, moved to %s/: %s", names[i],
 			    PH_SPOOL_FAILED, why);
 			if (ph_spool_set_aside(dir, names[i], why, err2, sizeof err2) != PH_OK) {
 				ph_log_error("spool: %s", err2);
 				e = ph_fail(err, errlen, PH_EIO, "%s", err2);
-				goto out;
+				stop = true;
+				break;
 			}
 			stats->set_aside++;
 			stats->left--;
 			break;
 		}
 	}
+	if (ndone > 0) {
+		enum ph_err m = ph_store_spool_mark(store, done, ndone, err2, sizeof err2);
+
+		if (m != PH_OK) {
+			e = ph_fail(err, errlen, m, "cannot record the files applied: %s", err2);
+			goto out;
+		}
+	}
+	open = false;
+	if (ph_store_end(store, true, err2, sizeof err2) != PH_OK) {
+		/* Committed or not, unknown: the files stay, and their names
+		 * say next time which were. */
+		if (e != PH_EDBDOWN)
+				ph_log_error("spool: %zu applied files not known to be committed "
+			    "(%s): they stay in the spool", ndone, err2);
+		if (e == PH_OK)
+			e = ph_fail(err, errlen, PH_EDBDOWN, "%s", err2);
+		ndone = 0;
+	}
+	for (i = 0; i < (int)ndone; i++)
+		gone[ngone++] = done[i];
 out:
+	if (open && ph_store_end(store, false, err2, sizeof err2) != PH_OK && e != PH_EDBDOWN)
+		ph_log_error("spool: %s", err2);
+	/* The files applied before are gone from the database's view
+	 * whatever this batch did; this one's only when committed. */
+	if (ngone > 0 && ph_spool_remove_many(dir, gone, ngone, err2, sizeof err2) != PH_OK) {
+		/* Applied but still there: the next drainer removes them. */
+		ph_log_error("spool: %s", err2);
+		if (e == PH_OK)
+			e = ph_fail(err, errlen, PH_EIO, "%s", err2);
+	} else {
+		stats->applied += ngone;
+		stats->left -= ngone;
+	}
 	ph_spool_unlock(lock);
 	return e;
 }

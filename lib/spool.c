@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spool.h"
@@ -395,7 +396,8 @@ ph_spool_write(const char *dir, const struct ph_spool_record *rec, int64_t recei
 		return e;
 	ph_spool_name(received_us, name);
 	if (!join(final, sizeof final, dir, name) ||
-	    (size_t)snprintf(tmp, sizeof tmp, "%s/.tmp-%s", dir, name) >= sizeof tmp) {
+	    (size_t)snprintf(tmp, sizeof tmp, "%s/%s%s", dir, PH_SPOOL_TMP_PREFIX, name) >=
+	    sizeof tmp) {
 		e = ph_fail(err, errlen, PH_EIO, "spool_dir path too long");
 		goto out;
 	}
@@ -478,28 +480,42 @@ cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-char **
-ph_spool_list(const char *dir, bool failed, size_t *n, char *err, size_t errlen)
+/* The age in seconds of a temporary file of a killed writer, or -1 when
+ * name is not one (not a temporary name, too young, or gone). */
+static long long
+stale_tmp_age(int fd, const char *name, time_t now)
 {
-	char path[PATH_MAX];
+	size_t plen = strlen(PH_SPOOL_TMP_PREFIX);
+	struct stat st;
+
+	if (strncmp(name, PH_SPOOL_TMP_PREFIX, plen) != 0 || name[plen] == '\0')
+		return -1;
+	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+		return -1;
+	if (now - st.st_mtime <= PH_SPOOL_TMP_STALE_SECONDS)
+		return -1;
+	return (long long)(now - st.st_mtime);
+}
+
+/* The spool files (tmp: the stale temporary files) of path, sorted (see
+ * ph_spool_list). */
+static char **
+list_names(const char *path, bool tmp, size_t *n, char *err, size_t errlen)
+{
 	char **names = NULL, **grown;
 	size_t cap = 0;
 	struct dirent *de;
+	time_t now = time(NULL);
 	DIR *d;
 
 	*n = 0;
-	if (!(failed ? join(path, sizeof path, dir, PH_SPOOL_FAILED) :
-	    (size_t)snprintf(path, sizeof path, "%s", dir) < sizeof path)) {
-		ph_fail(err, errlen, PH_EIO, "spool_dir path too long");
-		return NULL;
-	}
 	d = opendir(path);
 	if (d == NULL && errno != ENOENT) {
 		ph_fail(err, errlen, PH_EIO, "cannot read %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	while (d != NULL && (de = readdir(d)) != NULL) {
-		if (!is_spool_name(de->d_name))
+		if (tmp ? stale_tmp_age(dirfd(d), de->d_name, now) < 0 : !is_spool_name(de->d_name))
 			continue;
 		if (*n == cap) {
 			cap = cap == 0 ? 64 : cap * 2;
@@ -518,8 +534,10 @@ ph_spool_list(const char *dir, bool failed, size_t *n, char *err, size_t errlen)
 	if (names == NULL) {
 		/* An empty list is still a list: one slot the caller frees. */
 		names = calloc(1, sizeof *names);
-		if (names == NULL)
+		if (names == NULL) {
+			d = NULL;
 			goto nomem;
+		}
 	}
 	qsort(names, *n, sizeof *names, cmp_names);
 	return names;
@@ -530,6 +548,56 @@ nomem:
 	*n = 0;
 	ph_fail(err, errlen, PH_ENOMEM, "out of memory");
 	return NULL;
+}
+
+char **
+ph_spool_stale_tmp(const char *dir, size_t *n, char *err, size_t errlen)
+{
+	return list_names(dir, true, n, err, errlen);
+}
+
+long
+ph_spool_remove_stale_tmp(const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	char **names;
+	size_t n, i;
+	long removed = 0;
+
+	names = ph_spool_stale_tmp(dir, &n, err, errlen);
+	if (names == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (!join(path, sizeof path, dir, names[i])) {
+			ph_fail(err, errlen, PH_EIO, "spool_dir path too long");
+			removed = -1;
+			break;
+		}
+		if (unlink(path) == 0) {
+			removed++;
+		} else if (errno != ENOENT) {
+			ph_fail(err, errlen, PH_EIO, "cannot remove %s: %s", path, strerror(errno));
+			removed = -1;
+			break;
+		}
+	}
+	ph_spool_list_free(names, n);
+	/* No directory fsync: a removal that does not last is done again. */
+	return removed;
+}
+
+char **
+ph_spool_list(const char *dir, bool failed, size_t *n, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+
+	*n = 0;
+	if (!(failed ? join(path, sizeof path, dir, PH_SPOOL_FAILED) :
+	    (size_t)snprintf(path, sizeof path, "%s", dir) < sizeof path)) {
+		ph_fail(err, errlen, PH_EIO, "spool_dir path too long");
+		return NULL;
+	}
+	return list_names(path, false, n, err, errlen);
 }
 
 void
@@ -661,6 +729,23 @@ ph_spool_remove(const char *dir, const char *name, char *err, size_t errlen)
 	if (unlink(path) != 0 && errno != ENOENT)
 		return ph_fail(err, errlen, PH_EIO, "cannot remove %s: %s", path, strerror(errno));
 	return fsync_dir(dir, err, errlen);
+}
+
+enum ph_err
+ph_spool_remove_many(const char *dir, const char *const *names, size_t n, char *err,
+    size_t errlen)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!join(path, sizeof path, dir, names[i]))
+			return ph_fail(err, errlen, PH_EIO, "spool_dir path too long");
+		if (unlink(path) != 0 && errno != ENOENT)
+			return ph_fail(err, errlen, PH_EIO, "cannot remove %s: %s", path,
+			    strerror(errno));
+	}
+	return n > 0 ? fsync_dir(dir, err, errlen) : PH_OK;
 }
 
 enum ph_err

@@ -32,6 +32,12 @@
 #define PH_SPOOL_FIELD_MAX 512        /* bytes of one decoded value */
 #define PH_SPOOL_HEAD_MAX 8192        /* bytes of the encoded header lines */
 #define PH_SPOOL_BATCH 32             /* files one drain call applies */
+#define PH_SPOOL_TMP_PREFIX ".tmp-"   /* a file being written */
+/* A writer renames its temporary file within seconds of creating it (one
+ * write and one fsync); one older than this belongs to a writer that was
+ * killed, never answered 200, and is removed by the drainer. The margin
+ * covers a slow disk and a clock step. */
+#define PH_SPOOL_TMP_STALE_SECONDS 600
 
 struct ph_spool_header {
 	char name[PH_SPOOL_FIELD_MAX];
@@ -94,6 +100,17 @@ void ph_spool_list_free(char **names, size_t n);
  * when there is none. -1 with err set when it cannot be read. */
 long ph_spool_failed_count(const char *dir, char *err, size_t errlen);
 
+/* The temporary files of dir last modified more than
+ * PH_SPOOL_TMP_STALE_SECONDS ago, sorted, as ph_spool_list gives them
+ * (the caller frees them with ph_spool_list_free()). NULL with err set
+ * on error; a missing directory is an empty list. */
+char **ph_spool_stale_tmp(const char *dir, size_t *n, char *err, size_t errlen);
+
+/* Removes the stale temporary files of dir (see above); returns how many
+ * it removed, or -1 with err set when dir cannot be read or a file
+ * cannot be removed. */
+long ph_spool_remove_stale_tmp(const char *dir, char *err, size_t errlen);
+
 /* Takes the drainer's lock without waiting: a descriptor to pass to
  * ph_spool_unlock, -1 when another process holds it, -2 with err set on
  * error. */
@@ -107,6 +124,11 @@ enum ph_err ph_spool_read(const char *dir, const char *name, char **buf,
 
 /* Removes an applied file and makes the removal durable. */
 enum ph_err ph_spool_remove(const char *dir, const char *name, char *err, size_t errlen);
+
+/* Removes n applied files and makes the removals durable with one
+ * directory fsync. */
+enum ph_err ph_spool_remove_many(const char *dir, const char *const *names, size_t n,
+    char *err, size_t errlen);
 
 /* Moves dir/name to dir/failed/name and writes why to
  * dir/failed/name.error (one line). */

@@ -44,6 +44,7 @@ struct ph_store {
 	int64_t retry_at_us;     /* no connect attempt before (ph_now_us) */
 	int64_t backoff_ms;      /* the last wait; 0 after a success */
 	bool in_transaction;     /* ph_store_begin: no reconnect, no retry */
+	bool savepoints;         /* ph_store_begin_batch: each call undone alone */
 };
 
 struct ph_store *
@@ -276,20 +277,29 @@ exec_with_timeout(struct ph_store *st, const char *sql, int nparams,
 {
 	static const char *const timeout[1] = {PH_DB_STATEMENT_TIMEOUT};
 	PGresult *r, *keep = NULL;
-	int query = 0, mine = st->timeout_set ? 0 : 1, guard;
+	/* With st->savepoints, SAVEPOINT comes first and RELEASE last; the
+	 * set_config statement is left out when the session has a timeout. */
+	int query = 0, guard, want = (st->savepoints ? 1 : 0) + (st->timeout_set ? 0 : 1);
 
 	if (PQenterPipelineMode(st->conn) != 1)
 		return NULL;
+	if (st->savepoints && PQsendQueryParams(st->conn, "SAVEPOINT ph_call", 0, NULL, NULL,
+	    NULL, NULL, 0) != 1)
+		goto broken;
 	if ((!st->timeout_set && PQsendQueryParams(st->conn,
 	    "SELECT CASE WHEN pg_catalog.current_setting('statement_timeout') = '0' "
 	    "THEN pg_catalog.set_config('statement_timeout', $1, true) END",
 	    1, NULL, timeout, NULL, NULL, 0) != 1) ||
 	    PQsendQueryParams(st->conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1 ||
+	    (st->savepoints && PQsendQueryParams(st->conn, "RELEASE SAVEPOINT ph_call", 0, NULL,
+	    NULL, NULL, NULL, 0) != 1) ||
 	    PQpipelineSync(st->conn) != 1)
 		goto broken;
-	/* Results: set_config's and NULL (unless skipped), sql's, NULL, then
-	 * the Sync. A lost connection ends this early; the guard bounds it. */
-	for (guard = 0; guard < 16; guard++) {
+	/* Results: SAVEPOINT's and NULL (with savepoints), set_config's and
+	 * NULL (unless left out), sql's, NULL, RELEASE's and NULL (with
+	 * savepoints), then the Sync. A lost connection ends this early; the
+	 * guard bounds it anyway. */
+	for (guard = 0; guard < 24; guard++) {
 		r = PQgetResult(st->conn);
 		if (r == NULL) {
 			if (PQstatus(st->conn) == CONNECTION_BAD)
@@ -301,7 +311,7 @@ exec_with_timeout(struct ph_store *st, const char *sql, int nparams,
 			PQclear(r);
 			break;
 		}
-		if (keep == NULL && (query == mine || PQresultStatus(r) != PGRES_TUPLES_OK))
+		if (keep == NULL && (query == want || PQresultStatus(r) == PGRES_FATAL_ERROR))
 			keep = r;
 		else
 			PQclear(r);
@@ -318,6 +328,9 @@ broken:
 	}
 	return keep;
 }
+
+static enum ph_err exec_command(struct ph_store *st, const char *sql, char *err,
+    size_t errlen);
 
 /* Sends "SELECT ... FROM function(ROW($1..$11)::payhook.event_in, $12..)"
  * and reads its one row. Retries
@@ -357,7 +370,7 @@ call(struct ph_store *st, const struct ph_config *cfg, const char *function,
 		/* Inside a caller's transaction a new connection or a second
 		 * try would run outside it: the first failure is final (err
 		 * says what it was). */
-		if (st->in_transaction && attempt > 0)
+		if (st->in_transaction && attempt > 0 && !st->savepoints)
 			return PH_EDBDOWN;
 		if (st->in_transaction && (st->conn == NULL || PQstatus(st->conn) != CONNECTION_OK))
 			return ph_fail(err, errlen, PH_EDBDOWN, "%s: database connection lost",
@@ -377,6 +390,14 @@ call(struct ph_store *st, const struct ph_config *cfg, const char *function,
 		}
 		state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 		msg = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+		/* A batch goes on without this call: undo it alone. */
+		if (st->savepoints && st->conn != NULL && PQstatus(st->conn) == CONNECTION_OK &&
+		    exec_command(st, "ROLLBACK TO SAVEPOINT ph_call; RELEASE SAVEPOINT ph_call",
+		    NULL, 0) != PH_OK)
+			/* The transaction cannot go on: what follows must see a
+			 * lost connection, not an aborted transaction (which would
+			 * look like a delivery the database refuses). */
+			disconnect(st);
 		lost = st->conn == NULL || PQstatus(st->conn) == CONNECTION_BAD;
 		if (lost || unreachable(state)) {
 			if (lost && st->conn != NULL)
@@ -389,7 +410,7 @@ call(struct ph_store *st, const struct ph_config *cfg, const char *function,
 			PQclear(r);
 			if (lost)
 				disconnect(st);
-			if (attempt > 0)
+			if (attempt > 0 || st->in_transaction)
 				return PH_EDBDOWN;
 			continue; /* once more, on a new connection */
 		}
@@ -399,7 +420,8 @@ call(struct ph_store *st, const struct ph_config *cfg, const char *function,
 			PQclear(r);
 			return PH_EDBBUSY;
 		}
-		if (retryable(state) && !st->in_transaction) {
+		/* Under a savepoint the call was undone alone: send it again. */
+		if (retryable(state) && (!st->in_transaction || st->savepoints)) {
 			PQclear(r);
 			continue;
 		}
@@ -497,6 +519,17 @@ ph_store_begin(struct ph_store *st, const struct ph_config *cfg, char *err, size
 }
 
 enum ph_err
+ph_store_begin_batch(struct ph_store *st, const struct ph_config *cfg, char *err,
+    size_t errlen)
+{
+	enum ph_err e = ph_store_begin(st, cfg, err, errlen);
+
+	if (e == PH_OK)
+		st->savepoints = true;
+	return e;
+}
+
+enum ph_err
 ph_store_end(struct ph_store *st, bool commit, char *err, size_t errlen)
 {
 	PGresult *r;
@@ -505,6 +538,7 @@ ph_store_end(struct ph_store *st, bool commit, char *err, size_t errlen)
 	if (!st->in_transaction)
 		return ph_fail(err, errlen, PH_EDB, "no transaction is open");
 	st->in_transaction = false;
+	st->savepoints = false;
 	if (!commit)
 		return exec_command(st, "ROLLBACK", err, errlen);
 	/* COMMIT of a transaction that failed is answered "ROLLBACK". */
@@ -515,6 +549,121 @@ ph_store_end(struct ph_store *st, bool commit, char *err, size_t errlen)
 		    "database connection lost");
 	PQclear(r);
 	return e;
+}
+
+/* names as a text[] literal: spool names are [0-9a-z.-], quoted anyway. */
+static char *
+names_array(const char (*names)[PH_SPOOL_NAME_LEN], size_t n)
+{
+	size_t i, len = 3, used = 0;
+	char *buf;
+
+	for (i = 0; i < n; i++)
+		len += strlen(names[i]) + 3;
+	buf = malloc(len);
+	if (buf == NULL)
+		return NULL;
+	buf[used++] = '{';
+	for (i = 0; i < n; i++) {
+		size_t l = strlen(names[i]);
+
+		if (i > 0)
+			buf[used++] = ',';
+		buf[used++] = '"';
+		memcpy(buf + used, names[i], l);
+		used += l;
+		buf[used++] = '"';
+	}
+	buf[used++] = '}';
+	buf[used] = '\0';
+	return buf;
+}
+
+static bool
+plain_name(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s == '"' || *s == '\\' || *s == '{' || *s == '}' || *s == ',')
+			return false;
+	return true;
+}
+
+/* One statement with one text[] parameter inside the caller's
+ * transaction; its result, or NULL with err set. */
+static PGresult *
+exec_names(struct ph_store *st, const char *sql, const char (*names)[PH_SPOOL_NAME_LEN],
+    size_t n, ExecStatusType want, char *err, size_t errlen)
+{
+	const char *params[1];
+	const char *msg;
+	char *arr;
+	PGresult *r;
+	size_t i;
+
+	if (!st->in_transaction || st->conn == NULL) {
+		ph_fail(err, errlen, PH_EDB, "no transaction is open");
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		if (!plain_name(names[i])) {
+			ph_fail(err, errlen, PH_EDB, "not a spool file name");
+			return NULL;
+		}
+	arr = names_array(names, n);
+	if (arr == NULL) {
+		ph_fail(err, errlen, PH_ENOMEM, "out of memory");
+		return NULL;
+	}
+	params[0] = arr;
+	r = PQexecParams(st->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	free(arr);
+	if (PQresultStatus(r) == want)
+		return r;
+	msg = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	ph_fail(err, errlen, PQstatus(st->conn) == CONNECTION_OK ? PH_EDB : PH_EDBDOWN,
+	    "%s", msg != NULL ? msg : "database connection lost");
+	PQclear(r);
+	return NULL;
+}
+
+enum ph_err
+ph_store_spool_applied(struct ph_store *st, const char (*names)[PH_SPOOL_NAME_LEN],
+    size_t n, bool *applied, char *err, size_t errlen)
+{
+	PGresult *r;
+	size_t i;
+	int row;
+
+	for (i = 0; i < n; i++)
+		applied[i] = false;
+	if (n == 0)
+		return PH_OK;
+	r = exec_names(st, "SELECT payhook.spool_applied_names($1::text[])", names, n,
+	    PGRES_TUPLES_OK, err, errlen);
+	if (r == NULL)
+		return PQstatus(st->conn) == CONNECTION_OK ? PH_EDB : PH_EDBDOWN;
+	for (row = 0; row < PQntuples(r); row++)
+		for (i = 0; i < n; i++)
+			if (strcmp(PQgetvalue(r, row, 0), names[i]) == 0)
+				applied[i] = true;
+	PQclear(r);
+	return PH_OK;
+}
+
+enum ph_err
+ph_store_spool_mark(struct ph_store *st, const char (*names)[PH_SPOOL_NAME_LEN], size_t n,
+    char *err, size_t errlen)
+{
+	PGresult *r;
+
+	if (n == 0)
+		return PH_OK;
+	r = exec_names(st, "SELECT payhook.spool_mark_applied($1::text[])", names, n,
+	    PGRES_TUPLES_OK, err, errlen);
+	if (r == NULL)
+		return PQstatus(st->conn) == CONNECTION_OK ? PH_EDB : PH_EDBDOWN;
+	PQclear(r);
+	return PH_OK;
 }
 
 struct pg_conn *

@@ -88,6 +88,24 @@ enum ph_err ph_store_begin(struct ph_store *st, const struct ph_config *cfg,
     char *err, size_t errlen);
 enum ph_err ph_store_end(struct ph_store *st, bool commit, char *err, size_t errlen);
 
+/* Like ph_store_begin, for a drainer's batch: each ph_store_apply and
+ * ph_store_record runs under its own savepoint, so that one that fails
+ * is undone alone and the transaction goes on (a delivery the database
+ * refuses is then recorded as failed, as live). */
+enum ph_err ph_store_begin_batch(struct ph_store *st, const struct ph_config *cfg,
+    char *err, size_t errlen);
+
+/* Inside a batch: sets applied[i] for each of the n spool file names
+ * that an earlier, committed batch recorded as applied
+ * (payhook.spool_applied). */
+#define PH_SPOOL_NAME_LEN 64 /* = PH_SPOOL_NAME_MAX of spool.h */
+enum ph_err ph_store_spool_applied(struct ph_store *st,
+    const char (*names)[PH_SPOOL_NAME_LEN], size_t n, bool *applied,
+    char *err, size_t errlen);
+/* Inside a batch: records the n names as applied, in that transaction. */
+enum ph_err ph_store_spool_mark(struct ph_store *st,
+    const char (*names)[PH_SPOOL_NAME_LEN], size_t n, char *err, size_t errlen);
+
 /* The store's libpq connection (a PGconn), for the caller's own
  * statements inside that transaction; NULL before ph_store_ready. It
  * belongs to the store. */

@@ -58,7 +58,7 @@ v2() {
 	unset HTTP_STEPPAY_SIGNATURE
 }
 np() { cgi_run "$B/nicepay.fcgi" POST 'application/json;charset=utf-8' "$1"; }
-spooled() { find "$SPOOL" -maxdepth 1 -name '*.spool' 2>/dev/null | wc -l; }
+spooled() { find "$SPOOL" -maxdepth 1 -name '[0-9]*.spool' 2>/dev/null | wc -l; }
 modes() { find "$SPOOL" -maxdepth 1 -name '*.spool' -printf '%m\n' | sort -u | tr '\n' ' '; }
 
 printf '{"id":5501,"status":"ACTIVE"}' >"$work/s5501-active.json"
@@ -167,10 +167,71 @@ like "$out" "could not be applied: payhook replay --list" "and points to replay 
 out=$(replay 2>&1) && rc=0 || rc=$?
 is "$rc:$out" "0:" "replay with nothing to do: silent, exit 0 (cron)"
 
+# --- temporary files of writers killed before their rename --------------------------
+# A writer finishes within seconds; one older than 10 minutes was killed.
+STALE=.tmp-00000000000000002-0000000001-0000000001.spool
+FRESH=.tmp-00000000000000003-0000000001-0000000001.spool
+printf 'payhook-spool 1\nendpoint: steppay-v1\n' >"$SPOOL/$STALE"
+printf 'payhook-spool 1\nendpoint: steppay-v1\n' >"$SPOOL/$FRESH"
+touch -d '11 minutes ago' "$SPOOL/$STALE"
+touch -d '9 minutes ago' "$SPOOL/$FRESH"
+out=$("$PAYHOOK" check-config --no-database 2>&1) || true
+like "$out" "spool: $SPOOL: 0 waiting, 1 failed, 1 stale temporary" \
+	"check-config counts a temporary file older than 10 minutes, not a younger one"
+like "$out" "warning: 1 temporary spool file" "and warns about it"
+out=$(replay --list 2>&1) || true
+like "$out" "stale $STALE " "replay --list names the stale temporary file"
+ok "replay --list does not name the young one" sh -c '! printf "%s\n" "$1" | grep -q -F "$2"' sh "$out" "$FRESH"
+out=$(replay 2>&1) && rc=0 || rc=$?
+like "$out" "removed 1 stale temporary file" "replay removes the stale temporary file"
+ok "it is gone" test ! -e "$SPOOL/$STALE"
+ok "the young one stays (its writer may still be at work)" test -e "$SPOOL/$FRESH"
+
+# --- a batch: one transaction; a drainer killed after COMMIT ------------------------
+# Three files applied in one batch, one of them a body the database cannot
+# store (recorded as failed, as live: the batch goes on). Then the files
+# are put back, as if the drainer had been killed between COMMIT and the
+# removal: the next drain must remove them without applying them again
+# (StepPay v1 has no dedupe key: ACTIVE again after PAUSE would count).
+printf '{"id":5701,"status":"ACTIVE"}' >"$work/s5701-active.json"
+printf '{"id":5701,"status":"PAUSE"}' >"$work/s5701-pause.json"
+pg_stop
+v1 "$work/s5701-active.json"
+v1 "$P1/unstorable-number.json"
+v1 "$work/s5701-pause.json"
+is "$(spooled)" "3" "three notices spooled"
+mkdir "$work/kept"
+cp -p "$SPOOL"/*.spool "$work/kept/"
+pg_restart
+events_before=$(psql_q "SELECT count(*) FROM payhook.webhook_events")
+out=$(replay 2>&1) && rc=0 || rc=$?
+like "$out" "applied 3, set aside 0, 0 waiting" "one batch applies all three"
+is "$(psql_q "SELECT outcome FROM payhook.webhook_events ORDER BY id DESC LIMIT 3" | sort | tr '\n' ' ')" \
+	"applied applied failed " "the unstorable body is recorded as failed, the others applied"
+is "$(psql_q "SELECT status FROM payhook.subscriptions WHERE subscription_id = '5701'")" "PAUSE" \
+	"in received order"
+kept=$(cd "$work/kept" && printf "'%s'," *.spool)
+is "$(psql_q "SELECT count(*) FROM payhook.spool_applied WHERE name IN (${kept%,})")" "3" \
+	"their names are recorded"
+cp -p "$work/kept/"*.spool "$SPOOL/"
+events_after=$(psql_q "SELECT count(*) FROM payhook.webhook_events")
+out=$(replay 2>&1) && rc=0 || rc=$?
+is "$(spooled)" "0" "files already applied are removed"
+is "$(printf '%s\n' "$out" | grep -c 'was applied before')" "3" "each one logged as applied before"
+is "$(psql_q "SELECT count(*) FROM payhook.webhook_events")" "$events_after" \
+	"and none of them applied again"
+is "$((events_after - events_before))" "3" "(three rows from the first drain)"
+is "$(psql_q "SELECT string_agg(status, ',' ORDER BY observed_at) FROM payhook.subscription_status_history
+	WHERE subscription_id = '5701'")" "ACTIVE,PAUSE" "history unchanged: StepPay v1 not applied twice"
+
 # --- a live delivery joins a non-empty spool; the CGI handler drains it ------------
+touch -d '20 minutes ago' "$SPOOL/$FRESH"
 pg_stop
 v1 "$work/s5502-active.json"
 is "$CGI_STATUS $CGI_BODY" "200 spooled" "database down: spooled"
+ok "the CGI handler removed the stale temporary file, database down or not" \
+	test ! -e "$SPOOL/$FRESH"
+like "$CGI_STDERR" "spool: removed 1 stale temporary file" "saying so in the log"
 pg_restart
 v1 "$work/s5502-pause.json"
 is "$CGI_STATUS $CGI_BODY" "200 spooled" "database up, spool not empty: the live delivery joins it"
