@@ -192,7 +192,7 @@ wait_for() {
 readers() { # how many sessions the reader has open
 	psql_q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'payhook_reader'"
 }
-timeout -s KILL 120 "$PAYHOOK" tail -f -n 1 --interval 0.2 --database "$READER" \
+timeout -s KILL 600 "$PAYHOOK" tail -f -n 1 --interval 0.2 --database "$READER" \
 	>"$work/follow" 2>"$work/follow.err" &
 fpid=$!
 ph_on_exit kill -KILL "$fpid"
@@ -236,7 +236,7 @@ kill -TERM "$fpid"
 wait "$fpid" && rc=0 || rc=$?
 is "$rc" 0 "-f exits 0 on SIGTERM"
 
-timeout -s KILL 60 "$PAYHOOK" tail -f -n 0 --database "$READER" >/dev/null 2>&1 &
+timeout -s KILL 300 "$PAYHOOK" tail -f -n 0 --database "$READER" >/dev/null 2>&1 &
 fpid=$!
 for i in $(seq 1 50); do [ "$(readers)" = 1 ] && break; sleep 0.2; done
 kill -INT "$fpid"
