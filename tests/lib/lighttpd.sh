@@ -1,9 +1,12 @@
 # A real lighttpd with mod_fastcgi on 127.0.0.1 (sourced by bash after tap.sh).
 #
-#   lighttpd_start HANDLER URL_PATH [NAME=VALUE | param:NAME=VALUE ...]
+#   lighttpd_start HANDLER URL_PATH [NAME=VALUE | param:NAME=VALUE |
+#                  handler:URL_PATH=HANDLER ...]
 #       serves HANDLER (an absolute path, no spaces) as a FastCGI program
 #       at URL_PATH (a prefix): one process at start, a second one under
-#       load. Each NAME=VALUE is put in the handler's process environment
+#       load. Each handler:URL_PATH=HANDLER serves one more handler the
+#       same way, with the same settings. Each NAME=VALUE is put in the
+#       handlers' process environment
 #       ("bin-environment"), each param:NAME=VALUE is sent with every
 #       request as a FastCGI parameter (mod_setenv, as Apache's SetEnv
 #       does). lighttpd starts with an empty environment (PATH only), so
@@ -46,6 +49,8 @@ lighttpd_port_busy() { # PORT: something accepts connections there
 
 lighttpd_start() {
 	local handler=$1 path=$2 bin kv name value env="" params="" modules setenv i port up
+	local -a handlers paths
+	local servers n
 	shift 2
 	lighttpd_settings=("$@")
 	if [ -n "$LIGHTTPD_PID" ]; then
@@ -57,23 +62,39 @@ lighttpd_start() {
 		echo "# lighttpd_start: lighttpd not installed (apt-get install lighttpd)" >&2
 		return 1
 	fi
-	case $handler in
-	/*) ;;
-	*) handler=$PWD/$handler ;;
-	esac
-	case $handler in
-	*[[:space:]]*)
-		# lighttpd splits "bin-path" at spaces into a command line.
-		echo "# lighttpd_start: handler path has a space: $handler" >&2
-		return 1
-		;;
-	esac
-	if [ ! -x "$handler" ]; then
-		echo "# lighttpd_start: handler not executable: $handler" >&2
-		return 1
-	fi
+	handlers=("$handler") paths=("$path")
 	for kv in "$@"; do
 		case $kv in
+		handler:?*=?*)
+			kv=${kv#handler:}
+			paths+=("${kv%%=*}")
+			handlers+=("${kv#*=}")
+			;;
+		esac
+	done
+	for i in "${!handlers[@]}"; do
+		handler=${handlers[$i]}
+		case $handler in
+		/*) ;;
+		*) handler=$PWD/$handler ;;
+		esac
+		case $handler in
+		*[[:space:]]*)
+			# lighttpd splits "bin-path" at spaces into a command line.
+			echo "# lighttpd_start: handler path has a space: $handler" >&2
+			return 1
+			;;
+		esac
+		if [ ! -x "$handler" ]; then
+			echo "# lighttpd_start: handler not executable: $handler" >&2
+			return 1
+		fi
+		handlers[i]=$handler
+		lighttpd_quote "${paths[$i]}" >/dev/null || return 1
+	done
+	for kv in "$@"; do
+		case $kv in
+		handler:*) continue ;;
 		*=*) ;;
 		*)
 			echo "# lighttpd_start: expected NAME=VALUE or param:NAME=VALUE, got '$kv'" >&2
@@ -99,8 +120,6 @@ lighttpd_start() {
 			;;
 		esac
 	done
-
-	lighttpd_quote "$path" >/dev/null || return 1
 
 	LIGHTTPD_DIR=$(mktemp -d /tmp/payhook-lighttpd.XXXXXX)
 	ph_on_exit rm -rf "$LIGHTTPD_DIR"
@@ -131,6 +150,25 @@ lighttpd_start() {
 			echo "# lighttpd_start: found no free port in 20000-60000" >&2
 			return 1
 		fi
+		servers=
+		for i in "${!handlers[@]}"; do
+			# The first handler's socket keeps its name.
+			n=
+			[ "$i" = 0 ] || n=-$i
+			servers=$servers$(
+				cat <<SERVER
+$(lighttpd_quote "${paths[$i]}") => ((
+	"socket" => "$LIGHTTPD_DIR/handler$n.sock",
+	"bin-path" => $(lighttpd_quote "${handlers[$i]}"),
+	"min-procs" => 1,
+	"max-procs" => 2,
+	"check-local" => "disable",
+	"bin-environment" => (
+		$env),
+)),
+SERVER
+			)$'\n'
+		done
 		cat >"$LIGHTTPD_DIR/lighttpd.conf" <<CONF
 server.document-root = "$LIGHTTPD_DIR"
 server.upload-dirs = ( "$LIGHTTPD_DIR/upload" )
@@ -140,15 +178,7 @@ server.pid-file = "$LIGHTTPD_DIR/lighttpd.pid"
 server.errorlog = "$LIGHTTPD_ERRORLOG"
 server.modules = ( $modules )
 $setenv
-fastcgi.server = ( $(lighttpd_quote "$path") => ((
-	"socket" => "$LIGHTTPD_DIR/handler.sock",
-	"bin-path" => $(lighttpd_quote "$handler"),
-	"min-procs" => 1,
-	"max-procs" => 2,
-	"check-local" => "disable",
-	"bin-environment" => (
-		$env),
-)) )
+fastcgi.server = ( $servers )
 CONF
 		# With -D lighttpd keeps the stderr it was given, and the FastCGI
 		# processes inherit it: the error log, opened for appending, so
