@@ -19,7 +19,7 @@
 #   scenario_state
 #       every table of the schema payhook (but schema_migrations), one
 #       line per row as JSON, without what records the time of arrival
-#       (received_at, updated_at, last_received_at, sync_requested_at).
+#       (received_at, updated_at, last_received_at, sync_requested_at, stored_at).
 #   scenario_reset
 #       empties those tables and restarts their sequences, so that the
 #       next run's rows get the same ids.
@@ -161,7 +161,7 @@ scenario_state() {
 	local t sql="" sep=""
 	for t in $(scenario_tables | tr -d ','); do
 		sql="$sql${sep}SELECT '$t ' || (to_jsonb(x) - ARRAY['received_at', 'updated_at',
-		    'last_received_at', 'sync_requested_at'])::text AS line FROM $t x"
+		    'last_received_at', 'sync_requested_at', 'stored_at'])::text AS line FROM $t x"
 		sep=" UNION ALL "
 	done
 	psql_q "SELECT coalesce(string_agg(line, E'\n' ORDER BY line), '') FROM ($sql) s"
