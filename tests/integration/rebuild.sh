@@ -209,33 +209,7 @@ export FAKE_NICEPAY_CLIENT="S2_client$$x$RANDOM"
 export FAKE_NICEPAY_SECRET="$NP_KEY"
 fake_start "$work"
 F="$work/fixtures"
-cat > "$F/steppay/orders/90417.json" <<'JSON'
-{"id": 90417, "orderId": 90417, "code": "order_Q7wXk2LmP", "orderCode": "order_Q7wXk2LmP",
- "type": "RECURRING", "paidAmount": 32000.0, "returnedAmount": 0.0, "leftAmount": 32000.0,
- "discountedAmount": 0.0, "productName": "월간 원두 구독 (스탠다드 플랜)",
- "paymentDate": "2024-06-12T23:59:41.208351", "paymentDueDate": null,
- "createdAt": "2024-06-12T23:59:38.77102", "modifiedAt": "2024-06-12T23:59:41.30517",
- "idKey": "1718236778771Vd8sKq2LmZ0pR4tN", "invoiceId": null,
- "customer": {"id": 24817, "name": "김서연", "email": "seoyeon@example.com"},
- "items": [
-  {"id": 131552, "code": "order_item_h3Tz9QpLw", "type": "SKU", "status": "PAID",
-   "paidAmount": 29000.0, "currency": "KRW", "quantity": 1,
-   "orderedProductName": "월간 원두 구독", "orderedPlanName": "스탠다드 플랜",
-   "orderedProductType": "BOX", "createdAt": "2024-06-12T23:59:38.802114"},
-  {"id": 131553, "code": "order_item_Wm2Rb8YtK", "type": "SHIPPING", "status": "PAID",
-   "paidAmount": 3000.0, "currency": "KRW", "quantity": 1, "orderedProductName": "배송비"}]}
-JSON
-cat > "$F/steppay/subscriptions/4021.json" <<'JSON'
-{"id": 4021, "status": "PAUSE", "interval": "MONTH", "intervalCount": 1,
- "customer": {"id": 24817}, "parentOrder": {"id": 90001},
- "startDate": "2024-01-12T10:00:00", "lastPaymentDate": "2024-06-12T23:59:41",
- "nextPaymentDate": "2024-07-12T23:59:41",
- "items": [{"id": 5001, "productName": "월간 원두 구독", "quantity": 1, "price": 29000}]}
-JSON
-cat > "$F/steppay/receipts/1718236799412aB3dE5fG7hJ9kL1m.json" <<'JSON'
-{"paymentId": "pay_880231", "idKey": "1718236799412aB3dE5fG7hJ9kL1m", "orderId": "880231",
- "paymentStatus": "COMPLETE", "paymentDate": "2024-06-13T00:00:05", "amount": 15000}
-JSON
+fake_steppay_objects "$F"
 export PAYHOOK_STEPPAY_API_KEY="$FAKE_STEPPAY_TOKEN" PAYHOOK_STEPPAY_API_URL="$FAKE_URL" \
 	PAYHOOK_NICEPAY_CLIENT_KEY="$FAKE_NICEPAY_CLIENT" PAYHOOK_NICEPAY_API_URL="$FAKE_URL"
 out=$("$PAYHOOK" sync 2>&1) && rc=0 || rc=$?
