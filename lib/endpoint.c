@@ -668,7 +668,7 @@ ph_endpoint_drain(struct ph_store *store, const struct ph_config *cfg, int max,
 		/* Committed or not, unknown: the files stay, and their names
 		 * say next time which were. */
 		if (e != PH_EDBDOWN)
-				ph_log_error("spool: %zu applied files not known to be committed "
+			ph_log_error("spool: %zu applied files not known to be committed "
 			    "(%s): they stay in the spool", ndone, err2);
 		if (e == PH_OK)
 			e = ph_fail(err, errlen, PH_EDBDOWN, "%s", err2);
