@@ -375,7 +375,26 @@ report_spool(const char *dir)
 		return;
 	}
 	if (stat(dir, &st) != 0) {
-		printf("# spool: %s does not exist yet (created 0700 on first use)\n", dir);
+		char parent[PATH_MAX];
+		char *slash;
+
+		/* A handler creates spool_dir itself (one mkdir), if its
+		 * parent lets it: on shared hosting it often cannot. */
+		ph_strlcpy(parent, dir, sizeof parent);
+		slash = strrchr(parent, '/');
+		if (slash == parent)
+			slash[1] = '\0';
+		else if (slash != NULL)
+			*slash = '\0';
+		else
+			ph_strlcpy(parent, ".", sizeof parent);
+		if (access(parent, W_OK | X_OK) == 0)
+			printf("# spool: %s does not exist yet (created 0700 on first use)\n", dir);
+		else
+			printf("# warning: spool: %s does not exist and cannot be created (%s: %s): "
+			    "while the database is down deliveries would be answered 503; create it "
+			    "for the user the handlers run as (install -d -m 0700) or set spool_dir "
+			    "to a directory that user owns\n", dir, parent, strerror(errno));
 		return;
 	}
 	if (ph_spool_oldest(dir, NULL, 0, &waiting, err, sizeof err) < 0 ||

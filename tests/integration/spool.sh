@@ -115,6 +115,12 @@ is "$(printf '%s\n' "$out" | grep -c '^pending ')" "5" "replay --list: five pend
 like "$out" "pending [0-9-]+\.spool steppay-v1 " "replay --list names the endpoint"
 out=$("$PAYHOOK" check-config --no-database 2>&1) || true
 like "$out" "spool: $SPOOL: 5 waiting, 0 failed" "check-config reports the spool"
+out=$(PAYHOOK_SPOOL_DIR="$work/not-yet" "$PAYHOOK" check-config --no-database 2>&1) || true
+like "$out" "spool: $work/not-yet does not exist yet \\(created 0700 on first use\\)" \
+	"check-config: a spool_dir its parent lets be created"
+out=$(PAYHOOK_SPOOL_DIR="$work/no/such/dir" "$PAYHOOK" check-config --no-database 2>&1) || true
+like "$out" "warning: spool: $work/no/such/dir does not exist and cannot be created" \
+	"check-config: a spool_dir that cannot be created (shared hosting) is a warning"
 
 # A file that is not a spool file, named to sort first.
 printf 'payhook-spool 1\nendpoint: steppay-v1\ntruncated' >"$SPOOL/00000000000000001-0000000001-0000000001.spool"
