@@ -192,10 +192,28 @@ wait_for() {
 readers() { # how many sessions the reader has open
 	psql_q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'payhook_reader'"
 }
-timeout -s KILL 600 "$PAYHOOK" tail -f -n 1 --interval 0.2 --database "$READER" \
+# No timeout(1) in between: the signals below go to payhook itself, and
+# stop_follower bounds the wait.
+"$PAYHOOK" tail -f -n 1 --interval 0.2 --database "$READER" \
 	>"$work/follow" 2>"$work/follow.err" &
 fpid=$!
 ph_on_exit kill -KILL "$fpid"
+# stop_follower SIGNAL: sends it, waits 30 s at most; rc = the exit code
+# (a follower that does not stop is shown, then killed: rc 137).
+stop_follower() {
+	local i
+	kill "-$1" "$fpid"
+	for i in $(seq 1 150); do
+		kill -0 "$fpid" 2>/dev/null || break
+		sleep 0.2
+	done
+	if kill -0 "$fpid" 2>/dev/null; then
+		diag "payhook tail -f did not stop on SIG$1: $(ps -o stat=,wchan:32= -p "$fpid")"
+		diag "$(grep -E '^Sig(Blk|Pnd|Cgt)|^ShdPnd' "/proc/$fpid/status" | tr '\n' ' ')"
+		kill -KILL "$fpid"
+	fi
+	wait "$fpid" && rc=0 || rc=$?
+}
 ok "-f prints the last row first" wait_for "$work/follow" "t004"
 np_payload "$work/np-late.json" tid='"nictest1m0101261123000000t005"' orderId='"late-1"'
 send_np "$work/np-late.json"
@@ -232,15 +250,14 @@ is "$(grep -c . "$work/follow.err" || true)" 2 "and says so on stderr: lost once
 like "$(cat "$work/follow.err")" "connection.*lost" "the first line says the connection was lost"
 is "$(grep -c 't005' "$work/follow")" 1 "no row printed twice"
 is "$(readers)" 1 "-f holds one connection"
-kill -TERM "$fpid"
-wait "$fpid" && rc=0 || rc=$?
+stop_follower TERM
 is "$rc" 0 "-f exits 0 on SIGTERM"
 
-timeout -s KILL 300 "$PAYHOOK" tail -f -n 0 --database "$READER" >/dev/null 2>&1 &
+"$PAYHOOK" tail -f -n 0 --database "$READER" >/dev/null 2>&1 &
 fpid=$!
+ph_on_exit kill -KILL "$fpid"
 for i in $(seq 1 50); do [ "$(readers)" = 1 ] && break; sleep 0.2; done
-kill -INT "$fpid"
-wait "$fpid" && rc=0 || rc=$?
+stop_follower INT
 is "$rc" 0 "-f exits 0 on SIGINT"
 
 # --- options -------------------------------------------------------------------
