@@ -488,7 +488,7 @@ cmd_status(const struct cmd *self, int argc, char **argv)
 	free(f);
 	ph_config_free(cfg);
 	if (check)
-		return lv;
+		return (int)lv;
 	/* For a person: 1 when the database cannot be asked. */
 	return reached ? 0 : 1;
 }
