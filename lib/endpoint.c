@@ -249,10 +249,12 @@ store_and_answer(struct ph_ctx *ctx, const char *outcome_only)
 	enum ph_err e;
 
 	memset(&res, 0, sizeof res);
-	/* Arrival order: while older deliveries wait in the spool, a new one
-	 * waits behind them (StepPay v1 has nothing but arrival order). If
-	 * the spool cannot take it, storing it now beats refusing it. */
-	if (!ctx->replaying && ph_config_get(ctx->cfg, PH_CONF_SPOOL_DIR) != NULL &&
+	/* Arrival order: while older deliveries wait in the spool, a new
+	 * StepPay v1 notice (nothing but arrival order) waits behind them.
+	 * If the spool cannot take it, storing it now beats refusing it.
+	 * Versioned endpoints are stored at once, spool or not. */
+	if (ctx->ep->ordered && !ctx->replaying &&
+	    ph_config_get(ctx->cfg, PH_CONF_SPOOL_DIR) != NULL &&
 	    ph_spool_pending(ph_config_get(ctx->cfg, PH_CONF_SPOOL_DIR))) {
 		if (spool_and_answer(ctx, "behind older spooled deliveries", err, sizeof err))
 			return;

@@ -52,6 +52,11 @@ struct ph_endpoint {
 	const struct ph_event_desc *events;
 	size_t nevents;
 	bool dedupe;                 /* dedupe_key = SHA-256 of the body */
+	/* State depends on arrival order (no version in the body): while
+	 * the spool holds files, a live delivery joins them. Without it, a
+	 * live delivery is stored at once; the version rules make its order
+	 * against the spooled ones irrelevant. */
+	bool ordered;
 	const char *reply_type;      /* Content-Type of replies */
 	/* Body of a 200 reply; NULL means the outcome and a newline. */
 	const char *ok_body;

@@ -836,6 +836,7 @@ const struct ph_endpoint ph_nicepay_endpoint = {
 	.events = events,
 	.nevents = PH_ARRAY_LEN(events),
 	.dedupe = true,
+	.ordered = false,
 	/* NicePay retries unless the answer is 200 with exactly "OK"; the
 	 * manual asks for text/html. */
 	.reply_type = "text/html;charset=utf-8",

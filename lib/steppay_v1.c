@@ -194,6 +194,7 @@ const struct ph_endpoint ph_steppay_v1_endpoint = {
 	.events = events,
 	.nevents = PH_ARRAY_LEN(events),
 	.dedupe = false,
+	.ordered = true,
 	.reply_type = "text/plain; charset=utf-8",
 	.ok_body = NULL,
 };

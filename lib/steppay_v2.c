@@ -618,6 +618,7 @@ const struct ph_endpoint ph_steppay_v2_endpoint = {
 	.events = events,
 	.nevents = PH_ARRAY_LEN(events),
 	.dedupe = true,
+	.ordered = false,
 	.reply_type = "text/plain; charset=utf-8",
 	.ok_body = NULL,
 	.verified_headers = verified_headers,

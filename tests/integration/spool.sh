@@ -247,6 +247,36 @@ is "$(psql_q "SELECT status FROM payhook.subscriptions WHERE subscription_id = '
 	"in received order"
 is "$(spooled)" "0" "spool empty again"
 
+# --- only StepPay v1 waits behind the spool ------------------------------------------
+# StepPay v2 and NicePay carry versions, so any order of theirs leaves the
+# same state: with files waiting, a live one is stored at once (and the
+# merchant sees it at once), while a StepPay v1 notice still joins them.
+pg_stop
+v1 "$work/s5502-active.json"
+is "$CGI_STATUS $CGI_BODY" "200 spooled" "database down: a StepPay v1 notice spooled"
+pg_restart
+v2 "$P2/price-created.json"
+is "$CGI_STATUS" "200" "database up, spool not empty: StepPay v2 answered 200"
+is "$(printf '%s\n' "$CGI_STDERR" | grep -c 'outcome=spooled')" "0" \
+	"and stored at once, not behind the spool"
+like "$CGI_STDERR" "spool: applied 1, set aside 0, 0 waiting" "the spool applied after it"
+pg_stop
+v1 "$work/s5502-pause.json"
+is "$CGI_STATUS $CGI_BODY" "200 spooled" "database down again: spooled"
+pg_restart
+np_payload "$work/np-paid-3.json" tid='"nictest1m0101260320101010s003"' orderId='"spool-0003"'
+np "$work/np-paid-3.json"
+is "$CGI_STATUS" "200" "spool not empty: NicePay answered 200"
+is "$(printf '%s\n' "$CGI_STDERR" | grep -c 'outcome=spooled')" "0" "and stored at once"
+is "$(spooled)" "0" "the spool applied after it"
+pg_stop
+v1 "$work/s5502-active.json"
+pg_restart
+v1 "$work/s5502-pause.json"
+is "$CGI_STATUS $CGI_BODY" "200 spooled" "spool not empty: a StepPay v1 notice still joins it"
+is "$(psql_q "SELECT status FROM payhook.subscriptions WHERE subscription_id = '5502'")" "PAUSE" \
+	"and is applied after the older one"
+
 # --- payhook's statement timeout, in the delivery's own transaction ---------------
 # A lock held longer than the timeout: the server cancels the call (57014),
 # which says nothing about the database being down: 503, not spooled.
