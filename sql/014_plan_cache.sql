@@ -58,22 +58,31 @@ BEGIN
     END;
 END $$;
 
+-- NicePay's date-times, as in 004, without regexp_match: a plain match
+-- checks the shape, and the zone is fixed up by position (4 us a call
+-- against 14, four or five calls per NicePay delivery). An offset beyond
+-- what PostgreSQL accepts ("-1600") now reads as NULL like any other
+-- unreadable value; 004 let its error fail the whole delivery.
 CREATE OR REPLACE FUNCTION payhook.nicepay_time(p text)
 RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    m text[];
+    v text;
 BEGIN
-    m := regexp_match(p, '^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(\.\d{1,9})?)'
-                         '(Z|[+-]\d{2}(:?\d{2})?)?$');
-    IF m IS NULL THEN
+    IF p IS NULL OR p !~ ('^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?'
+                         '(Z|[+-]\d{2}(:?\d{2})?)?$') THEN
         RETURN NULL;
     END IF;
+    v := overlay(p PLACING ' ' FROM 11 FOR 1);
+    IF right(v, 1) = 'Z' THEN
+        v := left(v, -1) || '+00:00';
+    ELSIF v !~ '[+-]\d{2}(:?\d{2})?$' THEN
+        v := v || '+09:00';  -- no offset: Korean time
+    END IF;
     BEGIN
-        RETURN (m[1] || ' ' || m[2] ||
-                CASE WHEN m[4] IS NULL THEN '+09:00' WHEN m[4] = 'Z' THEN '+00:00'
-                     ELSE m[4] END)::timestamptz;
-    EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
-        RETURN NULL;
+        RETURN v::timestamptz;
+    EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format
+                   OR invalid_time_zone_displacement_value THEN
+        RETURN NULL;  -- February 30; an offset beyond 15:59
     END;
 END $$;
 
