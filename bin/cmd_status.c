@@ -297,26 +297,21 @@ read_db(PGconn *conn, struct facts *f)
 static void
 read_spool(const char *dir, struct facts *f)
 {
-	char oldest[1][PH_SPOOL_NAME_MAX];
-	int n;
+	struct ph_spool_summary sum;
 
 	f->spool_ok = true;
 	if (dir == NULL)
 		return;
-	n = ph_spool_oldest(dir, oldest, 1, &f->waiting, f->spool_error,
-	    sizeof f->spool_error);
-	if (n < 0 || (f->set_aside = ph_spool_failed_count(dir, f->spool_error,
-	    sizeof f->spool_error)) < 0) {
+	if (ph_spool_summarize(dir, &sum, f->spool_error, sizeof f->spool_error) != PH_OK) {
 		f->spool_ok = false;
-		f->waiting = 0;
-		f->set_aside = 0;
 		return;
 	}
-	if (n > 0) {
-		long long us = strtoll(oldest[0], NULL, 10);
-		long long now = (long long)time(NULL);
+	f->waiting = sum.waiting;
+	f->set_aside = sum.failed;
+	if (sum.oldest_us > 0) {
+		long long now = (long long)time(NULL), at = (long long)(sum.oldest_us / 1000000);
 
-		f->spool_age = now - us / 1000000 > 0 ? now - us / 1000000 : 0;
+		f->spool_age = now - at > 0 ? now - at : 0;
 	}
 }
 

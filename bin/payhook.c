@@ -364,9 +364,7 @@ static void
 report_spool(const char *dir)
 {
 	char err[PH_ERRLEN];
-	size_t waiting = 0, nstale = 0;
-	char **stale;
-	long failed;
+	struct ph_spool_summary sum;
 	struct stat st;
 
 	if (dir == NULL) {
@@ -397,25 +395,22 @@ report_spool(const char *dir)
 			    "to a directory that user owns\n", dir, parent, strerror(errno));
 		return;
 	}
-	if (ph_spool_oldest(dir, NULL, 0, &waiting, err, sizeof err) < 0 ||
-	    (failed = ph_spool_failed_count(dir, err, sizeof err)) < 0 ||
-	    (stale = ph_spool_stale_tmp(dir, &nstale, err, sizeof err)) == NULL) {
+	if (ph_spool_summarize(dir, &sum, err, sizeof err) != PH_OK) {
 		printf("# warning: spool: %s\n", err);
 		return;
 	}
-	ph_spool_list_free(stale, nstale);
-	printf("# spool: %s: %zu waiting, %ld failed, %zu stale temporary\n", dir, waiting,
-	    failed, nstale);
-	if (waiting > 0)
+	printf("# spool: %s: %zu waiting, %ld failed, %zu stale temporary\n", dir, sum.waiting,
+	    sum.failed, sum.stale_tmp);
+	if (sum.waiting > 0)
 		printf("# warning: %zu deliveries wait in the spool for the database "
-		    "(payhook replay applies them)\n", waiting);
-	if (failed > 0)
+		    "(payhook replay applies them)\n", sum.waiting);
+	if (sum.failed > 0)
 		printf("# warning: %ld spooled deliveries could not be applied: "
-		    "payhook replay --list\n", failed);
-	if (nstale > 0)
+		    "payhook replay --list\n", sum.failed);
+	if (sum.stale_tmp > 0)
 		printf("# warning: %zu temporary spool file%s older than %d s, left by a "
 		    "handler killed while writing (never answered 200): the next drain or "
-		    "payhook replay removes them\n", nstale, nstale == 1 ? "" : "s",
+		    "payhook replay removes them\n", sum.stale_tmp, sum.stale_tmp == 1 ? "" : "s",
 		    PH_SPOOL_TMP_STALE_SECONDS);
 }
 

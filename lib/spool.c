@@ -638,6 +638,30 @@ ph_spool_failed_count(const char *dir, char *err, size_t errlen)
 	return n;
 }
 
+enum ph_err
+ph_spool_summarize(const char *dir, struct ph_spool_summary *s, char *err, size_t errlen)
+{
+	char oldest[1][PH_SPOOL_NAME_MAX];
+	char **stale;
+	int n;
+
+	memset(s, 0, sizeof *s);
+	n = ph_spool_oldest(dir, oldest, 1, &s->waiting, err, errlen);
+	if (n < 0 || (s->failed = ph_spool_failed_count(dir, err, errlen)) < 0)
+		goto fail;
+	stale = ph_spool_stale_tmp(dir, &s->stale_tmp, err, errlen);
+	if (stale == NULL)
+		goto fail;
+	ph_spool_list_free(stale, s->stale_tmp);
+	/* A name starts with the time received, in microseconds. */
+	if (n > 0)
+		s->oldest_us = strtoll(oldest[0], NULL, 10);
+	return PH_OK;
+fail:
+	memset(s, 0, sizeof *s);
+	return PH_EIO;
+}
+
 int
 ph_spool_lock(const char *dir, char *err, size_t errlen)
 {

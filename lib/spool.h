@@ -100,6 +100,19 @@ void ph_spool_list_free(char **names, size_t n);
  * when there is none. -1 with err set when it cannot be read. */
 long ph_spool_failed_count(const char *dir, char *err, size_t errlen);
 
+/* What the spool holds, for a person or a monitoring check. */
+struct ph_spool_summary {
+	size_t waiting;    /* files waiting to be applied */
+	int64_t oldest_us; /* the oldest one's time received (0: none) */
+	long failed;       /* files set aside in failed/ */
+	size_t stale_tmp;  /* temporary files of killed writers */
+};
+
+/* Fills s from dir's files (a missing dir holds nothing). PH_EIO with
+ * err set, and s zeroed, when dir cannot be read. */
+enum ph_err ph_spool_summarize(const char *dir, struct ph_spool_summary *s, char *err,
+    size_t errlen);
+
 /* The temporary files of dir last modified more than
  * PH_SPOOL_TMP_STALE_SECONDS ago, sorted, as ph_spool_list gives them
  * (the caller frees them with ph_spool_list_free()). NULL with err set

@@ -118,6 +118,7 @@ main(void)
 	char name[PH_SPOOL_NAME_MAX], n1[PH_SPOOL_NAME_MAX], n2[PH_SPOOL_NAME_MAX];
 	char names[4][PH_SPOOL_NAME_MAX], path[512], *buf;
 	size_t len, total;
+	struct ph_spool_summary sum;
 	struct stat st;
 	int fd;
 
@@ -174,6 +175,8 @@ main(void)
 	ok(!ph_spool_pending(path), "a missing spool_dir has nothing pending");
 	ok(ph_spool_oldest(path, names, 4, &total, err, sizeof err) == 0 && total == 0,
 	    "a missing spool_dir lists nothing");
+	ok(ph_spool_summarize(path, &sum, err, sizeof err) == PH_OK && sum.waiting == 0 &&
+	    sum.oldest_us == 0 && sum.failed == 0, "a missing spool_dir sums to nothing");
 	sample(&r, "{\"a\":1}", 7);
 	ok(ph_spool_write(path, &r, 2000000, name, err, sizeof err) == PH_OK,
 	    "write creates spool_dir and the file");
@@ -204,6 +207,9 @@ main(void)
 	ok(ph_spool_set_aside(path, n1, "bad\nthing", err, sizeof err) == PH_OK,
 	    "set aside");
 	ok(ph_spool_failed_count(path, err, sizeof err) == 1, "one failed file counted");
+	ok(ph_spool_summarize(path, &sum, err, sizeof err) == PH_OK && sum.waiting == 2 &&
+	    sum.oldest_us == 2000000 && sum.failed == 1 && sum.stale_tmp == 0,
+	    "summary: two waiting, the oldest received at 2 s, one set aside");
 	snprintf(path, sizeof path, "%s/spool/failed/%s.error", dir, n1);
 	ok(stat(path, &st) == 0 && st.st_size > 0, "its reason is beside it");
 	snprintf(path, sizeof path, "%s/spool", dir);
