@@ -131,10 +131,8 @@ finish(struct ph_ctx *ctx, int status, const char *outcome, long long event_id,
 	}
 	if (status == 200 && ep->ok_body != NULL)
 		ph_strlcpy(body, ep->ok_body, sizeof body);
-	else if (status == 200)
-		snprintf(body, sizeof body, "%s\n", outcome);
-	else if (status >= 500)
-		/* The reason is ours (a path, a key name, a server message),
+	else if (status == 200 || status >= 500)
+		/* A 5xx reason is ours (a path, a key name, a server message),
 		 * not the sender's business: the log line has it. */
 		snprintf(body, sizeof body, "%s\n", outcome);
 	else
@@ -588,7 +586,7 @@ ph_endpoint_drain(struct ph_store *store, const struct ph_config *cfg, int max,
 	char done[PH_SPOOL_BATCH][PH_SPOOL_NAME_MAX];
 	const char *gone[PH_SPOOL_BATCH];
 	bool before[PH_SPOOL_BATCH];
-	size_t ndone = 0, ngone = 0, nbefore = 0;
+	size_t ndone = 0, ngone = 0;
 	enum ph_err e = PH_OK, dberr;
 	int lock, n, i;
 	bool open = false, stop = false;
@@ -628,7 +626,6 @@ ph_endpoint_drain(struct ph_store *store, const struct ph_config *cfg, int max,
 			ph_log_warn("spool: %s was applied before (its removal was cut short): "
 			    "removing it", names[i]);
 			gone[ngone++] = names[i];
-			nbefore++;
 			continue;
 		}
 		dberr = PH_OK;

@@ -744,18 +744,6 @@ ph_spool_read(const char *dir, const char *name, char **buf, size_t *len,
 }
 
 enum ph_err
-ph_spool_remove(const char *dir, const char *name, char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-
-	if (!join(path, sizeof path, dir, name))
-		return ph_fail(err, errlen, PH_EIO, "spool_dir path too long");
-	if (unlink(path) != 0 && errno != ENOENT)
-		return ph_fail(err, errlen, PH_EIO, "cannot remove %s: %s", path, strerror(errno));
-	return fsync_dir(dir, err, errlen);
-}
-
-enum ph_err
 ph_spool_remove_many(const char *dir, const char *const *names, size_t n, char *err,
     size_t errlen)
 {

@@ -135,9 +135,6 @@ void ph_spool_unlock(int fd);
 enum ph_err ph_spool_read(const char *dir, const char *name, char **buf,
     size_t *len, char *err, size_t errlen);
 
-/* Removes an applied file and makes the removal durable. */
-enum ph_err ph_spool_remove(const char *dir, const char *name, char *err, size_t errlen);
-
 /* Removes n applied files and makes the removals durable with one
  * directory fsync. */
 enum ph_err ph_spool_remove_many(const char *dir, const char *const *names, size_t n,

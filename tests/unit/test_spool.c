@@ -119,6 +119,7 @@ main(void)
 	char names[4][PH_SPOOL_NAME_MAX], path[512], *buf;
 	size_t len, total;
 	struct ph_spool_summary sum;
+	const char *gone[2];
 	struct stat st;
 	int fd;
 
@@ -213,8 +214,9 @@ main(void)
 	snprintf(path, sizeof path, "%s/spool/failed/%s.error", dir, n1);
 	ok(stat(path, &st) == 0 && st.st_size > 0, "its reason is beside it");
 	snprintf(path, sizeof path, "%s/spool", dir);
-	ok(ph_spool_remove(path, name, err, sizeof err) == PH_OK &&
-	    ph_spool_remove(path, n2, err, sizeof err) == PH_OK, "remove");
+	gone[0] = name;
+	gone[1] = n2;
+	ok(ph_spool_remove_many(path, gone, 2, err, sizeof err) == PH_OK, "remove");
 	ok(!ph_spool_pending(path), "nothing pending once removed and set aside");
 
 	snprintf(path, sizeof path, "%s/file", dir);
