@@ -154,38 +154,6 @@ keyset_free(struct keyset *ks)
 		free(ks->key[--ks->n]);
 }
 
-/* The keys as a PostgreSQL text[] literal, or false when too long. */
-static bool
-array_literal(const struct keyset *ks, char *out, size_t outlen)
-{
-	size_t used = 0, i;
-	const char *p;
-
-	if (outlen < 3)
-		return false;
-	out[used++] = '{';
-	for (i = 0; i < ks->n; i++) {
-		if (used + 4 >= outlen)
-			return false;
-		if (i > 0)
-			out[used++] = ',';
-		out[used++] = '"';
-		for (p = ks->key[i]; *p != '\0'; p++) {
-			if (used + 4 >= outlen)
-				return false;
-			if (*p == '"' || *p == '\\')
-				out[used++] = '\\';
-			out[used++] = *p;
-		}
-		out[used++] = '"';
-	}
-	if (used + 2 > outlen)
-		return false;
-	out[used++] = '}';
-	out[used] = '\0';
-	return true;
-}
-
 static const char *
 json_text(struct json_object *obj, const char *key)
 {
@@ -479,7 +447,7 @@ scope_array(struct rebuild *rb, char *err, size_t errlen)
 		snprintf(k, sizeof k, "idkey:%s", rb->alts.key[i]);
 		ok = keyset_add(&all, k, &grew);
 	}
-	if (!ok || !array_literal(&all, array, sizeof array)) {
+	if (!ok || !ph_pg_text_array((const char *const *)all.key, all.n, array, sizeof array)) {
 		keyset_free(&all);
 		ph_fail(err, errlen, PH_EDB, "too many keys");
 		return NULL;

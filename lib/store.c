@@ -551,79 +551,50 @@ ph_store_end(struct ph_store *st, bool commit, char *err, size_t errlen)
 	return e;
 }
 
-/* names as a text[] literal: spool names are [0-9a-z.-], quoted anyway. */
-static char *
-names_array(const char (*names)[PH_SPOOL_NAME_LEN], size_t n)
-{
-	size_t i, len = 3, used = 0;
-	char *buf;
-
-	for (i = 0; i < n; i++)
-		len += strlen(names[i]) + 3;
-	buf = malloc(len);
-	if (buf == NULL)
-		return NULL;
-	buf[used++] = '{';
-	for (i = 0; i < n; i++) {
-		size_t l = strlen(names[i]);
-
-		if (i > 0)
-			buf[used++] = ',';
-		buf[used++] = '"';
-		memcpy(buf + used, names[i], l);
-		used += l;
-		buf[used++] = '"';
-	}
-	buf[used++] = '}';
-	buf[used] = '\0';
-	return buf;
-}
-
-static bool
-plain_name(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s == '"' || *s == '\\' || *s == '{' || *s == '}' || *s == ',')
-			return false;
-	return true;
-}
-
-/* One statement with one text[] parameter inside the caller's
- * transaction; its result, or NULL with err set. */
-static PGresult *
+/* One statement with names as its one text[] parameter, inside the
+ * caller's transaction: PH_OK with its rows in *out (the caller clears
+ * them), else err says why. */
+static enum ph_err
 exec_names(struct ph_store *st, const char *sql, const char (*names)[PH_SPOOL_NAME_LEN],
-    size_t n, ExecStatusType want, char *err, size_t errlen)
+    size_t n, PGresult **out, char *err, size_t errlen)
 {
-	const char *params[1];
+	size_t cap = n * (2 * PH_SPOOL_NAME_LEN + 3) + 3, i;
+	const char **item;
 	const char *msg;
 	char *arr;
 	PGresult *r;
-	size_t i;
+	enum ph_err e;
+	bool ok;
 
-	if (!st->in_transaction || st->conn == NULL) {
-		ph_fail(err, errlen, PH_EDB, "no transaction is open");
-		return NULL;
+	*out = NULL;
+	if (!st->in_transaction || st->conn == NULL)
+		return ph_fail(err, errlen, PH_EDB, "no transaction is open");
+	item = malloc(n * sizeof *item);
+	arr = malloc(cap);
+	if (item == NULL || arr == NULL) {
+		free(item);
+		free(arr);
+		return ph_fail(err, errlen, PH_ENOMEM, "out of memory");
 	}
 	for (i = 0; i < n; i++)
-		if (!plain_name(names[i])) {
-			ph_fail(err, errlen, PH_EDB, "not a spool file name");
-			return NULL;
-		}
-	arr = names_array(names, n);
-	if (arr == NULL) {
-		ph_fail(err, errlen, PH_ENOMEM, "out of memory");
-		return NULL;
+		item[i] = names[i];
+	ok = ph_pg_text_array(item, n, arr, cap);
+	free(item);
+	if (!ok) {
+		free(arr);
+		return ph_fail(err, errlen, PH_EDB, "spool file names too long");
 	}
-	params[0] = arr;
-	r = PQexecParams(st->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	r = PQexecParams(st->conn, sql, 1, NULL, (const char *const *)&arr, NULL, NULL, 0);
 	free(arr);
-	if (PQresultStatus(r) == want)
-		return r;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		*out = r;
+		return PH_OK;
+	}
 	msg = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	ph_fail(err, errlen, PQstatus(st->conn) == CONNECTION_OK ? PH_EDB : PH_EDBDOWN,
+	e = ph_fail(err, errlen, PQstatus(st->conn) == CONNECTION_OK ? PH_EDB : PH_EDBDOWN,
 	    "%s", msg != NULL ? msg : "database connection lost");
 	PQclear(r);
-	return NULL;
+	return e;
 }
 
 enum ph_err
@@ -631,6 +602,7 @@ ph_store_spool_applied(struct ph_store *st, const char (*names)[PH_SPOOL_NAME_LE
     size_t n, bool *applied, char *err, size_t errlen)
 {
 	PGresult *r;
+	enum ph_err e;
 	size_t i;
 	int row;
 
@@ -638,10 +610,10 @@ ph_store_spool_applied(struct ph_store *st, const char (*names)[PH_SPOOL_NAME_LE
 		applied[i] = false;
 	if (n == 0)
 		return PH_OK;
-	r = exec_names(st, "SELECT payhook.spool_applied_names($1::text[])", names, n,
-	    PGRES_TUPLES_OK, err, errlen);
-	if (r == NULL)
-		return PQstatus(st->conn) == CONNECTION_OK ? PH_EDB : PH_EDBDOWN;
+	e = exec_names(st, "SELECT payhook.spool_applied_names($1::text[])", names, n, &r,
+	    err, errlen);
+	if (e != PH_OK)
+		return e;
 	for (row = 0; row < PQntuples(r); row++)
 		for (i = 0; i < n; i++)
 			if (strcmp(PQgetvalue(r, row, 0), names[i]) == 0)
@@ -655,15 +627,14 @@ ph_store_spool_mark(struct ph_store *st, const char (*names)[PH_SPOOL_NAME_LEN],
     char *err, size_t errlen)
 {
 	PGresult *r;
+	enum ph_err e;
 
 	if (n == 0)
 		return PH_OK;
-	r = exec_names(st, "SELECT payhook.spool_mark_applied($1::text[])", names, n,
-	    PGRES_TUPLES_OK, err, errlen);
-	if (r == NULL)
-		return PQstatus(st->conn) == CONNECTION_OK ? PH_EDB : PH_EDBDOWN;
+	e = exec_names(st, "SELECT payhook.spool_mark_applied($1::text[])", names, n, &r,
+	    err, errlen);
 	PQclear(r);
-	return PH_OK;
+	return e;
 }
 
 struct pg_conn *

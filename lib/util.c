@@ -92,6 +92,37 @@ ph_str_in(const char *s, const char *const *list, size_t n)
 }
 
 bool
+ph_pg_text_array(const char *const *items, size_t n, char *out, size_t outlen)
+{
+	size_t used = 0, i;
+	const char *p;
+
+	if (outlen < 3)
+		return false;
+	out[used++] = '{';
+	for (i = 0; i < n; i++) {
+		if (used + 4 >= outlen)
+			return false;
+		if (i > 0)
+			out[used++] = ',';
+		out[used++] = '"';
+		for (p = items[i]; *p != '\0'; p++) {
+			if (used + 4 >= outlen)
+				return false;
+			if (*p == '"' || *p == '\\')
+				out[used++] = '\\';
+			out[used++] = *p;
+		}
+		out[used++] = '"';
+	}
+	if (used + 2 > outlen)
+		return false;
+	out[used++] = '}';
+	out[used] = '\0';
+	return true;
+}
+
+bool
 ph_ascii_ieq(const char *a, const char *b, size_t n)
 {
 	size_t i;

@@ -31,6 +31,11 @@ size_t ph_strlcpy(char *dst, const char *src, size_t size);
  * end early at a NULL entry (pass SIZE_MAX for a NULL-terminated list). */
 bool ph_str_in(const char *s, const char *const *list, size_t n);
 
+/* The first n strings of items as a PostgreSQL text[] literal, each
+ * quoted, '"' and '\\' escaped, into out; false when it does not fit in
+ * outlen bytes (2 * strlen + 3 per item, and 3, always do). */
+bool ph_pg_text_array(const char *const *items, size_t n, char *out, size_t outlen);
+
 /* Case-insensitive ASCII comparison of the first n bytes (locale free). */
 bool ph_ascii_ieq(const char *a, const char *b, size_t n);
 

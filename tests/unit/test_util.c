@@ -53,6 +53,18 @@ main(void)
 		ok(!ph_str_in("paid", list, SIZE_MAX), "ph_str_in is case-sensitive");
 	}
 
+	{
+		static const char *const items[] = {"01795-1.spool", "a\"b\\c", ""};
+		char arr[64];
+
+		ok(ph_pg_text_array(items, 3, arr, sizeof arr), "text[] literal fits");
+		is_str(arr, "{\"01795-1.spool\",\"a\\\"b\\\\c\",\"\"}",
+		    "text[] literal: every item quoted, quote and backslash escaped");
+		ok(ph_pg_text_array(items, 0, arr, sizeof arr) && strcmp(arr, "{}") == 0,
+		    "text[] literal of nothing is {}");
+		ok(!ph_pg_text_array(items, 3, arr, 12), "text[] literal too long: false");
+	}
+
 	ph_sanitize(buf, sizeof buf, "a\"b\nc\x80", 6);
 	is_str(buf, "a?b?c?", "sanitize replaces quotes, control and non-ASCII bytes");
 
